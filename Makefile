@@ -1,0 +1,45 @@
+# One obvious command for each job. See README.md.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+REQ_HASH := $(shell cat requirements/*.txt | sha256sum | cut -c1-16)
+STAMP := $(VENV)/.installed-$(REQ_HASH)
+export PATH := $(abspath $(VENV))/bin:$(PATH)
+
+.PHONY: run test lint format bench install system-deps migrate
+
+$(STAMP):
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements/dev.txt
+	@rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+install: $(STAMP)
+
+system-deps:
+	@bash deploy/system-deps.sh $(SYSTEM_DEPS)
+
+migrate: install
+	$(PY) manage.py migrate --noinput
+
+run: SYSTEM_DEPS = run
+run: system-deps install migrate
+	$(PY) manage.py collectstatic --noinput --verbosity 0
+	$(PY) manage.py ensure_admin
+	@echo "Timbre is starting at http://$${TIMBRE_BIND:-127.0.0.1:8000}/  (Ctrl-C stops web and workers)"
+	$(VENV)/bin/honcho start -f Procfile
+
+test: SYSTEM_DEPS = test
+test: system-deps install
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+bench: install
+	$(PY) manage.py bench $(BENCH_ARGS)

@@ -1,0 +1,41 @@
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+
+from accounts.models import Plan, User
+
+
+@admin.register(Plan)
+class PlanAdmin(admin.ModelAdmin):
+    list_display = (
+        "name",
+        "slug",
+        "monthly_characters",
+        "voice_slots",
+        "concurrent_jobs",
+        "max_upload_mb",
+        "retention_days",
+        "storage_mb",
+        "is_default",
+    )
+    prepopulated_fields = {"slug": ("name",)}
+
+
+@admin.register(User)
+class UserAdmin(BaseUserAdmin):
+    ordering = ("email",)
+    list_display = ("email", "display_name", "plan", "is_active", "is_staff", "date_joined")
+    list_filter = ("is_active", "is_staff", "plan")
+    search_fields = ("email", "display_name")
+    list_select_related = ("plan",)
+    fieldsets = (
+        (None, {"fields": ("email", "password")}),
+        ("Profile", {"fields": ("display_name", "plan")}),
+        (
+            "Permissions",
+            {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")},
+        ),
+        ("Dates", {"fields": ("last_login", "date_joined")}),
+    )
+    add_fieldsets = (
+        (None, {"classes": ("wide",), "fields": ("email", "password1", "password2", "plan")}),
+    )

@@ -1,0 +1,38 @@
+"""Settings for the test suite: the services the environment names, in a data folder of its own.
+
+Worker processes the tests start load these same settings, so they share database, broker and
+media with the test process.
+"""
+
+from config.settings.base import *  # noqa: F403
+from config.settings.base import CELERY_BROKER_URL, DATA_DIR, DATABASES
+
+TEST_DATA_DIR = DATA_DIR / "test"
+TEST_DATA_DIR.mkdir(parents=True, exist_ok=True)
+
+DEBUG = False
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+MEDIA_ROOT = TEST_DATA_DIR / "media"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # A file, not memory: worker processes started by the tests must see the same database.
+    DATABASES["default"]["TEST"] = {"NAME": str(TEST_DATA_DIR / "test_timbre.sqlite3")}
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    (TEST_DATA_DIR / "broker").mkdir(exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(TEST_DATA_DIR / "broker"),
+        "data_folder_out": str(TEST_DATA_DIR / "broker"),
+        "store_processed": False,
+        # Exchange files; kombu would otherwise write them into the current directory.
+        "control_folder": str(TEST_DATA_DIR / "broker") + "/control",
+    }
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(TEST_DATA_DIR / "cache"),
+        }
+    }

@@ -1,0 +1,58 @@
+import pytest
+from openapi_spec_validator import validate
+
+
+@pytest.mark.django_db
+def test_schema_endpoint_validates(client):
+    response = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    assert response.status_code == 200
+    spec = response.json()
+    validate(spec)
+    assert "/api/v1/me" in spec["paths"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/api/docs/", "/api/redoc/"])
+def test_docs_pages_render(client, path):
+    assert client.get(path).status_code == 200
+
+
+@pytest.mark.django_db
+def test_anonymous_gets_error_shape_and_version_header(api_client):
+    response = api_client.get("/api/v1/me")
+    assert response.status_code == 403
+    body = response.json()
+    assert body["error"]["code"] == "not_authenticated"
+    assert body["error"]["message"]
+    assert body["error"]["details"] == {}
+    assert response["API-Version"] == "1.0"
+    assert response["X-Request-ID"]
+
+
+@pytest.mark.django_db
+def test_unknown_api_path_is_json_404(api_client):
+    response = api_client.get("/api/v1/does-not-exist")
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
+
+
+@pytest.mark.django_db
+def test_wrong_method_is_405_in_error_shape(owner_client):
+    response = owner_client.post("/api/v1/me", {})
+    assert response.status_code == 405
+    assert response.json()["error"]["code"] == "method_not_allowed"
+
+
+@pytest.mark.django_db
+def test_me_returns_user_and_plan(owner_client, owner):
+    body = owner_client.get("/api/v1/me").json()
+    assert body["id"] == str(owner.code)
+    assert body["email"] == owner.email
+    assert body["plan"]["slug"] == "free"
+    assert body["plan"]["monthly_characters"] > 0
+
+
+@pytest.mark.django_db
+def test_request_id_from_proxy_is_kept_when_sane(client):
+    assert client.get("/", HTTP_X_REQUEST_ID="abc-123")["X-Request-ID"] == "abc-123"
+    assert client.get("/", HTTP_X_REQUEST_ID="bad id;")["X-Request-ID"] != "bad id;"
