@@ -1,7 +1,8 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from rest_framework_api_key.admin import APIKeyModelAdmin
 
-from accounts.models import Plan, User
+from accounts.models import CharacterUsage, Plan, User, UserAPIKey
 
 
 @admin.register(Plan)
@@ -39,3 +40,17 @@ class UserAdmin(BaseUserAdmin):
     add_fieldsets = (
         (None, {"classes": ("wide",), "fields": ("email", "password1", "password2", "plan")}),
     )
+
+
+@admin.register(UserAPIKey)
+class UserAPIKeyAdmin(APIKeyModelAdmin):
+    list_display = (*APIKeyModelAdmin.list_display, "user", "last_used_at")
+    list_select_related = ("user",)
+    search_fields = (*APIKeyModelAdmin.search_fields, "user__email")
+
+
+@admin.register(CharacterUsage)
+class CharacterUsageAdmin(admin.ModelAdmin):
+    list_display = ("user", "month", "used", "reserved")
+    list_select_related = ("user",)
+    search_fields = ("user__email",)

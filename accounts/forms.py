@@ -3,3 +3,15 @@ from django import forms
 
 class ProfileForm(forms.Form):
     display_name = forms.CharField(max_length=150, required=False, label="Display name")
+
+
+class ApiKeyForm(forms.Form):
+    name = forms.CharField(max_length=50)
+    scopes = forms.MultipleChoiceField(
+        choices=[("all", "Everything")]
+        + [(s, s) for s in ("tts", "voices:read", "voices:write", "history:read", "usage:read")],
+        widget=forms.CheckboxSelectMultiple,
+        initial=["all"],
+    )
+    expires_on = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    monthly_character_cap = forms.IntegerField(required=False, min_value=1)

@@ -4,6 +4,7 @@ import uuid
 
 from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.db import models
+from rest_framework_api_key.models import AbstractAPIKey, BaseAPIKeyManager
 
 
 class Plan(models.Model):
@@ -65,3 +66,100 @@ class User(AbstractUser):
 
     def __str__(self) -> str:
         return self.email
+
+
+class UserAPIKeyManager(BaseAPIKeyManager):
+    def get_usable_keys(self):
+        return super().get_usable_keys().select_related("user")
+
+
+class UserAPIKey(AbstractAPIKey):
+    """A user's API key: shown once, stored hashed (djangorestframework-api-key), scoped."""
+
+    objects = UserAPIKeyManager()
+
+    SCOPES = ("tts", "voices:read", "voices:write", "history:read", "usage:read")
+    ALL = "all"
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_keys")
+    scopes = models.JSONField(default=list, blank=True)
+    monthly_character_cap = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Characters this key may spend a month (empty: no cap)."
+    )
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta(AbstractAPIKey.Meta):
+        verbose_name = "API key"
+        verbose_name_plural = "API keys"
+
+    def allows(self, scope: str) -> bool:
+        return self.ALL in self.scopes or scope in self.scopes
+
+
+# --- Usage counters (written only by accounts.usage) ------------------------------------------
+class CharacterUsage(models.Model):
+    """A user's characters in one calendar month (UTC): spent, and held for jobs in progress.
+
+    `reserved` grows by one conditional UPDATE when a request is accepted and moves to `used`
+    (success) or back (failure, cancel) when its job ends; see accounts.usage.
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="character_usage")
+    month = models.DateField(help_text="First day of the month (UTC).")
+    used = models.PositiveBigIntegerField(default=0)
+    reserved = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-month"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "month"], name="character_usage_per_month")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.month:%Y-%m}: {self.used} used, {self.reserved} reserved"
+
+
+class ApiKeyCharacterUsage(models.Model):
+    """The same counters per API key, for keys with a monthly_character_cap (and for display)."""
+
+    key = models.ForeignKey(UserAPIKey, on_delete=models.CASCADE, related_name="character_usage")
+    month = models.DateField()
+    used = models.PositiveBigIntegerField(default=0)
+    reserved = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-month"]
+        constraints = [
+            models.UniqueConstraint(fields=["key", "month"], name="key_character_usage_per_month")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key_id} {self.month:%Y-%m}: {self.used} used, {self.reserved} reserved"
+
+
+class DailyUsage(models.Model):
+    """Characters settled (and jobs finished) per user and UTC day: the usage breakdown."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="daily_usage")
+    day = models.DateField()
+    characters = models.PositiveBigIntegerField(default=0)
+    jobs = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["day"]
+        constraints = [models.UniqueConstraint(fields=["user", "day"], name="daily_usage_per_day")]
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.day}: {self.characters}"
+
+
+class JobSlots(models.Model):
+    """How many of the plan's concurrent_jobs a user holds right now (queued or running work)."""
+
+    user = models.OneToOneField(
+        User, on_delete=models.CASCADE, primary_key=True, related_name="job_slots"
+    )
+    in_use = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.in_use} slots in use"

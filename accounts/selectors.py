@@ -1,4 +1,6 @@
-from accounts.models import Plan
+from django.shortcuts import get_object_or_404
+
+from accounts.models import Plan, UserAPIKey
 
 
 def plan_default() -> Plan:
@@ -17,3 +19,12 @@ def plan_default() -> Plan:
 
 def plan_for_user(user) -> Plan:
     return user.plan if user.plan_id else plan_default()
+
+
+def api_key_list(*, user):
+    return UserAPIKey.objects.filter(user=user).order_by("-created")
+
+
+def api_key_get_for_user(*, user, prefix: str) -> UserAPIKey:
+    """The user's own key by its public prefix; anyone else's is a 404."""
+    return get_object_or_404(UserAPIKey, user=user, prefix=prefix)

@@ -6,4 +6,6 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("dashboard/", views.dashboard, name="dashboard"),
     path("profile/", views.profile, name="profile"),
+    path("keys/", views.api_keys, name="api_keys"),
+    path("keys/<str:prefix>/revoke/", views.api_key_revoke, name="api_key_revoke"),
 ]

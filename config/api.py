@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -45,7 +46,18 @@ def error_body(code: str, message: str, details: dict | None = None) -> dict:
 
 
 def exception_handler(exc, context):
-    if isinstance(exc, Http404):
+    if isinstance(exc, DjangoValidationError):
+        # A service refusing input (with its own .code) is the client's 400, not a 500.
+        code = getattr(exc, "code", None) or "invalid_request"
+        exc = ApiError(code=code, message=" ".join(exc.messages))
+    elif isinstance(exc, RequestDataTooBig):
+        exc = ApiError(
+            code="request_too_large",
+            message="The request body is larger than the server accepts "
+            "(DATA_UPLOAD_MAX_MEMORY_SIZE); send less at once.",
+            status_code=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+        )
+    elif isinstance(exc, Http404):
         exc = exceptions.NotFound("Not found.")
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()

@@ -32,6 +32,8 @@ app.conf.update(
         "synthesis.tasks.*": {"queue": "synthesis"},
         "voices.tasks.sample_*": {"queue": "audio"},
         "voices.tasks.voice_*": {"queue": "synthesis"},
+        # Webhooks, batch zips and retention sweeps need no engine.
+        "synthesis.housekeeping.*": {"queue": "default"},
     },
     broker_connection_retry_on_startup=True,
     worker_hijack_root_logger=False,

@@ -6,6 +6,8 @@ from config import errors
 
 api_v1 = [
     path("", include("accounts.api.urls")),
+    path("", include("voices.api.urls")),
+    path("", include("synthesis.api.urls")),
 ]
 
 urlpatterns = [
@@ -15,6 +17,10 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    path("voices/", include("voices.urls")),
+    path("v1/", include("synthesis.compat.urls")),
+    path("", include("synthesis.urls")),
+    path("", include("synthesis.history_urls")),
     path("", include("accounts.urls")),
 ]
 

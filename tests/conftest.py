@@ -34,11 +34,25 @@ def owner_client(owner):
 
 
 @pytest.fixture(scope="session")
-def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory):
-    """One real worker process consuming every queue, on the configured broker."""
+def xtts_tiny_dir(tmp_path_factory):
+    """A tiny random-weight XTTS checkpoint in the real layout, written once per session."""
+    from synthesis.engines.xtts_checkpoint import write_checkpoint
+
+    return write_checkpoint(size="tiny", out_dir=tmp_path_factory.mktemp("xtts-tiny"), seed=0)
+
+
+@pytest.fixture(scope="session")
+def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory, xtts_tiny_dir):
+    """One real worker process consuming every queue, on the configured broker.
+
+    It loads the tiny XTTS checkpoint at start through the same code path as real weights.
+    """
     with django_db_blocker.unblock():
         purge_queues()
-        worker = WorkerProcess(log_dir=tmp_path_factory.mktemp("workers"))
+        worker = WorkerProcess(
+            log_dir=tmp_path_factory.mktemp("workers"),
+            extra_env={"XTTS_MODEL_DIR": str(xtts_tiny_dir), "TIMBRE_DEVICE": "cpu"},
+        )
     try:
         worker.wait_ready()
         yield worker
@@ -47,19 +61,27 @@ def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def browser():
+def playwright_instance():
+    """One Playwright driver per session: a second sync_playwright() in the same process fails."""
     import os
 
     from playwright.sync_api import sync_playwright
 
-    from tests.browser import CHROMIUM_ARGS, chromium_path
-
     # Playwright's sync API runs an event loop; Django then refuses sync DB calls without this.
     os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
-        yield instance
-        instance.close()
+        yield playwright
+
+
+@pytest.fixture(scope="session")
+def browser(playwright_instance):
+    from tests.browser import CHROMIUM_ARGS, chromium_path
+
+    instance = playwright_instance.chromium.launch(
+        executable_path=chromium_path(), args=CHROMIUM_ARGS
+    )
+    yield instance
+    instance.close()
 
 
 @pytest.fixture

@@ -200,9 +200,13 @@ CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=3 * 3600 + 30
 API_VERSION = "1.0"
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "accounts.api.auth.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "accounts.api.auth.HasScope",
+    ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
@@ -230,3 +234,81 @@ LOGGING = {
 TIMBRE_DEFAULT_PLAN = env.str("TIMBRE_DEFAULT_PLAN", default="free")
 NUM_PROXIES = env.int("NUM_PROXIES", default=0)
 ACCOUNT_ALLOW_SIGNUP = env.bool("ACCOUNT_ALLOW_SIGNUP", default=True)
+
+# --- Speech engines (read by synthesis workers only) --------------------------------------
+XTTS_MODEL_DIR = env.str("XTTS_MODEL_DIR", default="")
+# Accepting the Coqui Public Model License (non-commercial) allows a one-time download.
+XTTS_ACCEPT_LICENSE = env.bool("XTTS_ACCEPT_LICENSE", default=False) or env.bool(
+    "COQUI_TOS_AGREED", default=False
+)
+XTTS_DOWNLOAD_DIR = env.str("XTTS_DOWNLOAD_DIR", default=str(DATA_DIR / "models"))
+TIMBRE_DEVICE = env.choice("TIMBRE_DEVICE", choices=["auto", "cpu", "cuda"], default="auto")
+XTTS_HALF = env.bool("XTTS_HALF", default=False)
+XTTS_DEEPSPEED = env.bool("XTTS_DEEPSPEED", default=False)
+XTTS_MAX_BATCH = env.int("XTTS_MAX_BATCH", default=8)
+SYNTHESIS_MAX_CHARACTERS = env.int("SYNTHESIS_MAX_CHARACTERS", default=1_000_000)
+# A running job whose worker has not reported for this long is taken over by a redelivery.
+SYNTHESIS_STALE_SECONDS = env.int("SYNTHESIS_STALE_SECONDS", default=600)
+
+# --- Voices ---------------------------------------------------------------------------------
+# Without a recorded consent statement (read aloud, with a one-time phrase, by the same speaker
+# as the samples) no voice is built. Turn off only where consent is collected some other way.
+VOICES_CONSENT_RECORDING_REQUIRED = env.bool("VOICES_CONSENT_RECORDING_REQUIRED", default=True)
+# Cosine similarity (resemblyzer) the consent recording must reach against the samples.
+VOICES_SPEAKER_MATCH_THRESHOLD = env.float("VOICES_SPEAKER_MATCH_THRESHOLD", default=0.75)
+VOICES_CONSENT_PHRASE_TTL_SECONDS = env.int("VOICES_CONSENT_PHRASE_TTL_SECONDS", default=900)
+VOICES_CONSENT_MIN_SPEECH_SECONDS = env.float("VOICES_CONSENT_MIN_SPEECH_SECONDS", default=3.0)
+VOICES_SAMPLE_MIN_SPEECH_SECONDS = env.float("VOICES_SAMPLE_MIN_SPEECH_SECONDS", default=6.0)
+VOICES_SAMPLE_MAX_SECONDS = env.float("VOICES_SAMPLE_MAX_SECONDS", default=300.0)
+VOICES_SAMPLE_DENOISE = env.bool("VOICES_SAMPLE_DENOISE", default=False)
+VOICES_MAX_SAMPLES_PER_VOICE = env.int("VOICES_MAX_SAMPLES_PER_VOICE", default=10)
+
+# --- Stock voices ---------------------------------------------------------------------------
+# Extra Piper voices (X.onnx + X.onnx.json) beside the bundled en_US-joe-medium voice.
+PIPER_VOICES_DIR = env.str("PIPER_VOICES_DIR", default="")
+
+# --- Compatibility APIs ---------------------------------------------------------------------
+# Synthesis parameters (a JSON object of SynthesisParams fields, e.g. {"temperature": 0.7}) that
+# jobs made through the OpenAI/ElevenLabs-compatible /v1/ APIs start from; a request's own
+# values win. Tests use it to fix max_new_tokens, which the public APIs do not expose.
+SYNTHESIS_DEFAULT_PARAMS = env.json("SYNTHESIS_DEFAULT_PARAMS", default={})
+
+# --- Synthesis API --------------------------------------------------------------------------
+# Longest text POST /api/v1/synthesis/stream takes (longer texts go through a job).
+SYNTHESIS_STREAM_MAX_CHARACTERS = env.int("SYNTHESIS_STREAM_MAX_CHARACTERS", default=5_000)
+# How long a stream waits for its first audio before answering 503 (no synthesis worker).
+SYNTHESIS_STREAM_FIRST_TIMEOUT = env.float("SYNTHESIS_STREAM_FIRST_TIMEOUT", default=120.0)
+SYNTHESIS_BATCH_MAX_ITEMS = env.int("SYNTHESIS_BATCH_MAX_ITEMS", default=50)
+# Largest JSON body the API reads (Django's own default, 2.5 MB): over it, a 413.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2_621_440)
+# Webhooks go to public addresses only unless this is on (services on your own network).
+WEBHOOKS_ALLOW_PRIVATE = env.bool("WEBHOOKS_ALLOW_PRIVATE", default=False)
+WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=6)
+# Retries wait base, 2x base, 4x base ... seconds, at most the max.
+WEBHOOK_RETRY_BASE_SECONDS = env.float("WEBHOOK_RETRY_BASE_SECONDS", default=30.0)
+WEBHOOK_RETRY_MAX_SECONDS = env.float("WEBHOOK_RETRY_MAX_SECONDS", default=3600.0)
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+# Rate limits (django-ratelimit on the default cache; "<count>/<s|m|h|d>").
+RATE_LIMIT_API = env.str("RATE_LIMIT_API", default="120/m")  # per user, all keys together
+RATE_LIMIT_API_KEY = env.str("RATE_LIMIT_API_KEY", default="120/m")  # per API key
+RATE_LIMIT_LOGIN = env.str("RATE_LIMIT_LOGIN", default="10/m")  # login POSTs per client IP
+RATE_LIMIT_SIGNUP = env.str("RATE_LIMIT_SIGNUP", default="10/m")  # signup POSTs per client IP
+RATELIMIT_ENABLE = env.bool("RATELIMIT_ENABLE", default=True)
+# A cache outage must not lock every user out; limits resume when the cache is back.
+RATELIMIT_FAIL_OPEN = True
+if CACHES["default"]["BACKEND"].endswith("FileBasedCache"):
+    # The file cache drops random entries past MAX_ENTRIES (300 by default), live rate-limit
+    # counters included; give it room. (Redis evicts nothing that has not expired.)
+    CACHES["default"].setdefault("OPTIONS", {}).setdefault("MAX_ENTRIES", 100_000)
+REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = ["accounts.ratelimits.ApiRateThrottle"]
+MIDDLEWARE += [
+    "accounts.ratelimits.AuthRateLimitMiddleware",
+    "accounts.ratelimits.RateLimitHeadersMiddleware",
+]
+# Periodic work for `celery -A config beat` (Procfile): expired outputs are deleted.
+CELERY_BEAT_SCHEDULE = {
+    "synthesis-retention-sweep": {
+        "task": "synthesis.housekeeping.retention_sweep",
+        "schedule": env.float("RETENTION_SWEEP_SECONDS", default=3600.0),
+    },
+}

@@ -20,7 +20,7 @@ def test_docs_pages_render(client, path):
 @pytest.mark.django_db
 def test_anonymous_gets_error_shape_and_version_header(api_client):
     response = api_client.get("/api/v1/me")
-    assert response.status_code == 403
+    assert response.status_code == 401
     body = response.json()
     assert body["error"]["code"] == "not_authenticated"
     assert body["error"]["message"]

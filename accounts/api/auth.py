@@ -1,0 +1,69 @@
+"""API-key authentication and scope checks for DRF.
+
+Keys are accepted the ways the clients we are compatible with send them:
+`Authorization: Bearer <key>` (OpenAI SDKs), `Authorization: Api-Key <key>`, and
+`xi-api-key: <key>` (ElevenLabs SDKs).
+"""
+
+from __future__ import annotations
+
+from django.utils import timezone
+from rest_framework import authentication, exceptions, permissions
+
+from accounts.models import UserAPIKey
+
+
+def key_from_request(request) -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() in ("bearer", "api-key") and value.strip():
+        return value.strip()
+    return request.headers.get("xi-api-key", "").strip() or None
+
+
+class ApiKeyAuthentication(authentication.BaseAuthentication):
+    def authenticate(self, request):
+        raw = key_from_request(request)
+        if raw is None:
+            return None
+        try:
+            key = UserAPIKey.objects.get_from_key(raw)
+        except UserAPIKey.DoesNotExist:
+            raise exceptions.AuthenticationFailed("Invalid or revoked API key.") from None
+        if key.has_expired:
+            raise exceptions.AuthenticationFailed("This API key has expired.")
+        if not key.user.is_active:
+            raise exceptions.AuthenticationFailed("This account is disabled.")
+        UserAPIKey.objects.filter(pk=key.pk).update(last_used_at=timezone.now())
+        return key.user, key
+
+    def authenticate_header(self, request):
+        # Makes DRF answer 401 (not 403) to requests without credentials.
+        return 'Bearer realm="api"'
+
+
+def request_api_key(request) -> UserAPIKey | None:
+    return request.auth if isinstance(request.auth, UserAPIKey) else None
+
+
+class HasScope(permissions.BasePermission):
+    """Session users may do anything their account may; keys only what their scopes allow.
+
+    A view names its scope in `required_scope` (or `required_scopes` per HTTP method).
+    """
+
+    def has_permission(self, request, view):
+        key = request_api_key(request)
+        if key is None:
+            return True
+        scope = _scope_for(view, request.method)
+        if scope and not key.allows(scope):
+            raise exceptions.PermissionDenied(f"This API key lacks the {scope!r} scope.")
+        return True
+
+
+def _scope_for(view, method: str) -> str | None:
+    per_method = getattr(view, "required_scopes", None)
+    if per_method:
+        return per_method.get(method, per_method.get("*"))
+    return getattr(view, "required_scope", None)

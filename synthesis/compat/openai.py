@@ -1,0 +1,136 @@
+"""OpenAI-compatible speech: POST /v1/audio/speech, GET /v1/audio/voices, GET /v1/models.
+
+Point an OpenAI client at `<site>/v1` with a Timbre API key (scope `tts`) and name one of your
+voices (or a stock voice) as `voice`. Audio is streamed while the worker generates it, always
+at 24 kHz (what OpenAI clients assume, for pcm in particular).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+
+from django.http import StreamingHttpResponse
+from rest_framework.parsers import JSONParser
+from rest_framework.response import Response
+
+from synthesis.api.responses import JobAudioStream, quota_headers
+from synthesis.compat import serializers as s
+from synthesis.compat.common import (
+    ANY_SCOPE_PERMISSIONS,
+    CompatView,
+    encode_options,
+    job_params,
+    job_start,
+    no_retry_on_failure,
+    stream_answer,
+    valid,
+    voice_by_reference,
+)
+from synthesis.models import SynthesisJob
+from voices import selectors as voice_selectors
+
+OUTPUT_SAMPLE_RATE = 24_000
+# A fixed "created" for the model list: the models are aliases, not trained artefacts.
+MODELS_CREATED = 1_735_689_600  # 2025-01-01T00:00:00Z
+SPEECH_ERROR_CODES = {
+    "model": "unsupported_model",
+    "response_format": "unsupported_format",
+    "speed": "invalid_speed",
+    "voice": "invalid_voice",
+}
+
+
+class Speech(CompatView):
+    """POST /v1/audio/speech → the audio (or SSE events with base64 audio) as it is made."""
+
+    required_scope = "tts"
+    parser_classes = [JSONParser]
+
+    def post(self, request):
+        data = valid(s.SpeechInput, request.data, codes=SPEECH_ERROR_CODES)
+        voice = voice_by_reference(request.user, data["voice"])
+        fmt = data["response_format"]
+        options = encode_options(voice, fmt=fmt, sample_rate=OUTPUT_SAMPLE_RATE)
+        job = job_start(
+            request,
+            voice=voice,
+            text=data["input"],
+            language="",
+            options=options,
+            params=job_params(speed=data.get("speed")),
+        )
+        if data["stream_format"] == "sse":
+            return _sse_answer(request, job, options)
+        return stream_answer(request, job, options, content_type=s.OPENAI_CONTENT_TYPES[fmt])
+
+
+def _sse_answer(request, job: SynthesisJob, options):
+    body = JobAudioStream(
+        job,
+        request.user,
+        fmt=options.format.name,
+        sample_rate_in=options.sample_rate_in,
+        sample_rate_out=options.sample_rate_out,
+        bitrate=options.bitrate,
+    )
+    if (error := body.open()) is not None:
+        return no_retry_on_failure(error)
+    response = StreamingHttpResponse(_sse_events(body, job), content_type="text/event-stream")
+    response["Cache-Control"] = "no-store"
+    response["X-Accel-Buffering"] = "no"
+    response["X-Synthesis-Job"] = str(job.code)
+    quota_headers(response, user=request.user, cost=job.characters)
+    return response
+
+
+def _event(payload: dict) -> bytes:
+    return f"data: {json.dumps(payload, separators=(',', ':'))}\n\n".encode()
+
+
+def _sse_events(body: JobAudioStream, job: SynthesisJob) -> Iterator[bytes]:
+    """OpenAI's speech events: speech.audio.delta (base64 audio) ..., then speech.audio.done,
+    or an error event when the audio ended early."""
+    try:
+        for piece in body:
+            yield _event({"type": "speech.audio.delta", "audio": base64.b64encode(piece).decode()})
+        job.refresh_from_db(fields=["status", "error", "cancel_requested"])
+        if job.status == SynthesisJob.Status.FAILED or job.cancel_requested:
+            message = job.error or "The audio stopped before the end; the job was cancelled."
+            yield _event(
+                {"type": "error", "error": {"code": "synthesis_failed", "message": message}}
+            )
+            return
+        # Timbre counts characters, not tokens; clients read these as the request's size.
+        usage = {"input_tokens": job.characters, "output_tokens": 0}
+        usage["total_tokens"] = job.characters
+        yield _event({"type": "speech.audio.done", "usage": usage})
+    finally:
+        body.close()
+
+
+class VoiceList(CompatView):
+    """GET /v1/audio/voices: your voices and the stock voices, OpenAI's list shape."""
+
+    permission_classes = ANY_SCOPE_PERMISSIONS
+    any_scope = ("tts", "voices:read")
+
+    def get(self, request):
+        voices = voice_selectors.voice_list(user=request.user)
+        return Response({"object": "list", "data": [s.openai_voice(v) for v in voices]})
+
+
+class ModelList(CompatView):
+    """GET /v1/models: OpenAI's list shape; ElevenLabs clients (xi-api-key) get theirs."""
+
+    def get(self, request):
+        if request.headers.get("xi-api-key"):
+            from synthesis.compat.elevenlabs import eleven_models
+
+            return Response(eleven_models())
+        models = [
+            {"id": name, "object": "model", "created": MODELS_CREATED, "owned_by": "timbre"}
+            for name in s.SPEECH_MODELS
+        ]
+        return Response({"object": "list", "data": models})

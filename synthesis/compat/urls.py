@@ -1,0 +1,42 @@
+"""/v1/: the OpenAI- and ElevenLabs-compatible APIs (see synthesis.compat)."""
+
+from django.urls import path
+
+from synthesis.compat import elevenlabs, elevenlabs_voices, openai
+
+urlpatterns = [
+    # OpenAI
+    path("audio/speech", openai.Speech.as_view(), name="compat-openai-speech"),
+    path("audio/voices", openai.VoiceList.as_view(), name="compat-openai-voices"),
+    path("models", openai.ModelList.as_view(), name="compat-models"),
+    # ElevenLabs
+    path(
+        "text-to-speech/<str:voice_id>",
+        elevenlabs.TextToSpeech.as_view(),
+        name="compat-eleven-tts",
+    ),
+    path(
+        "text-to-speech/<str:voice_id>/stream",
+        elevenlabs.TextToSpeech.as_view(),
+        name="compat-eleven-tts-stream",
+    ),
+    path("voices", elevenlabs_voices.VoiceList.as_view(), name="compat-eleven-voices"),
+    path("voices/add", elevenlabs_voices.VoiceAdd.as_view(), name="compat-eleven-voice-add"),
+    path(
+        "voices/<str:voice_id>",
+        elevenlabs_voices.VoiceDetail.as_view(),
+        name="compat-eleven-voice",
+    ),
+    path("history", elevenlabs.HistoryList.as_view(), name="compat-eleven-history"),
+    path("history/<str:item_id>", elevenlabs.HistoryDetail.as_view(), name="compat-eleven-item"),
+    path(
+        "history/<str:item_id>/audio",
+        elevenlabs.HistoryAudio.as_view(),
+        name="compat-eleven-item-audio",
+    ),
+    path(
+        "user/subscription",
+        elevenlabs.UserSubscription.as_view(),
+        name="compat-eleven-subscription",
+    ),
+]

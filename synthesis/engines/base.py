@@ -1,0 +1,249 @@
+"""The speech-engine interface every engine implements.
+
+Pure Python + numpy: no Django, no torch. The web process imports this module (to read
+statuses, to validate parameters, to store conditioning) and must never pull torch in.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+# Key under which Conditioning metadata is stored inside the .npz; a JSON string array, so
+# loading never needs pickle.
+_META_KEY = "__meta__"
+_ARRAY_PREFIX = "a_"
+
+
+@dataclass(frozen=True)
+class EngineStatus:
+    """What an engine reports about itself: loaded or not, and if not, why and how to fix it."""
+
+    engine: str
+    model_version: str
+    device: str
+    load_seconds: float | None
+    ready: bool
+    reason: str = ""
+    fix: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict, JSON-serialisable (for health endpoints and the admin)."""
+        return asdict(self)
+
+
+class EngineUnavailable(Exception):
+    """The engine cannot load. `reason` says what is wrong, `fix` the exact thing to do."""
+
+    def __init__(self, reason: str, *, fix: str = "") -> None:
+        super().__init__(f"{reason} Fix: {fix}" if fix else reason)
+        self.reason = reason
+        self.fix = fix
+
+
+@dataclass(frozen=True)
+class SynthesisParams:
+    """Sampling and output settings for one synthesis request.
+
+    `max_new_tokens` forces exactly that many generated audio tokens (the stop token is
+    ignored). Benchmarks and tests use it because random weights rarely emit the stop token,
+    and because it makes runs of different code paths comparable.
+    """
+
+    speed: float = 1.0
+    temperature: float = 0.75
+    top_k: int = 50
+    top_p: float = 0.85
+    repetition_penalty: float = 10.0
+    length_penalty: float = 1.0
+    seed: int | None = None
+    max_new_tokens: int | None = None
+
+    # (low, high) inclusive bounds; None = unbounded on that side.
+    _RANGES = {
+        "speed": (0.25, 4.0),
+        "temperature": (0.01, 5.0),
+        "top_k": (1, 10_000),
+        "top_p": (0.01, 1.0),
+        "repetition_penalty": (1.0, 50.0),
+        "length_penalty": (0.0, 10.0),
+        "max_new_tokens": (1, 100_000),
+        "seed": (0, 2**63 - 1),
+    }
+
+    def validate(self) -> SynthesisParams:
+        """Raise ValueError naming the first out-of-range field; return self when all are valid."""
+        for name, (low, high) in self._RANGES.items():
+            value = getattr(self, name)
+            if value is None and name in ("seed", "max_new_tokens"):
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ValueError(f"{name} must be a number, got {value!r}")
+            if name in ("top_k", "max_new_tokens", "seed") and not isinstance(value, int):
+                raise ValueError(f"{name} must be an integer, got {value!r}")
+            if not math.isfinite(value) or not low <= value <= high:
+                raise ValueError(f"{name} must be between {low} and {high}, got {value!r}")
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict (stored with a job so a run can be reproduced)."""
+        return asdict(self)
+
+
+@dataclass
+class Conditioning:
+    """A voice as an engine sees it: arrays computed once from clean samples, then stored.
+
+    `params` records how the arrays were computed (sample lengths, model version) so a stale
+    conditioning can be detected; `arrays` are the engine-specific tensors as numpy arrays.
+    """
+
+    engine: str
+    engine_version: str
+    params: dict[str, Any] = field(default_factory=dict)
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def to_npz_bytes(self) -> bytes:
+        """Serialise to .npz bytes; metadata goes in as a JSON string, never pickle."""
+        meta = {"engine": self.engine, "engine_version": self.engine_version, "params": self.params}
+        payload = {_META_KEY: np.array([json.dumps(meta, sort_keys=True)])}
+        for name, array in self.arrays.items():
+            payload[_ARRAY_PREFIX + name] = np.asarray(array)
+        buffer = io.BytesIO()
+        np.savez(buffer, **payload)
+        return buffer.getvalue()
+
+    @classmethod
+    def from_npz_bytes(cls, data: bytes) -> Conditioning:
+        """Load bytes written by `to_npz_bytes`; refuses pickled content (allow_pickle=False)."""
+        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+            if _META_KEY not in npz.files:
+                raise ValueError("not a conditioning file: metadata entry is missing")
+            meta = json.loads(str(npz[_META_KEY][0]))
+            arrays = {
+                key[len(_ARRAY_PREFIX) :]: npz[key]
+                for key in npz.files
+                if key.startswith(_ARRAY_PREFIX)
+            }
+        return cls(
+            engine=meta["engine"],
+            engine_version=meta["engine_version"],
+            params=meta.get("params", {}),
+            arrays=arrays,
+        )
+
+
+def blend(items: list[tuple[Conditioning, float]]) -> Conditioning:
+    """Weighted average of several conditionings of the same engine (a voice mix).
+
+    Weights must be positive; they are normalised to sum to 1. All items must come from the
+    same engine and model version and hold arrays of the same names and shapes.
+    """
+    if not items:
+        raise ValueError("blend needs at least one conditioning")
+    first = items[0][0]
+    _check_blendable(first, items)
+    total = float(sum(weight for _, weight in items))
+    arrays = {}
+    for name, reference in first.arrays.items():
+        acc = np.zeros(reference.shape, dtype=np.float64)
+        for cond, weight in items:
+            acc += cond.arrays[name].astype(np.float64) * (weight / total)
+        arrays[name] = acc.astype(reference.dtype)
+    params = {
+        **first.params,
+        "blend": [{"weight": w / total, "params": c.params} for c, w in items],
+    }
+    return Conditioning(
+        engine=first.engine, engine_version=first.engine_version, params=params, arrays=arrays
+    )
+
+
+def _check_blendable(first: Conditioning, items: list[tuple[Conditioning, float]]) -> None:
+    for cond, weight in items:
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)):
+            raise ValueError(f"blend weight must be a number, got {weight!r}")
+        if not math.isfinite(weight) or weight <= 0:
+            raise ValueError(f"blend weights must be positive, got {weight!r}")
+        if cond.engine != first.engine or cond.engine_version != first.engine_version:
+            raise ValueError(
+                "cannot blend conditionings of different engines or model versions: "
+                f"{first.engine} {first.engine_version} vs {cond.engine} {cond.engine_version}"
+            )
+        if set(cond.arrays) != set(first.arrays):
+            raise ValueError("cannot blend conditionings holding different arrays")
+        for name, array in cond.arrays.items():
+            if array.shape != first.arrays[name].shape:
+                raise ValueError(
+                    f"cannot blend {name!r}: shape {array.shape} vs {first.arrays[name].shape}"
+                )
+
+
+class Engine(ABC):
+    """One speech engine: load once, make conditioning from samples, turn text into audio.
+
+    Implementations are configured by constructor arguments only (no Django settings), so they
+    run in workers, management commands, benchmarks and tests alike.
+    """
+
+    #: Short engine name, stored with every Conditioning ("xtts").
+    name: str = ""
+
+    @property
+    @abstractmethod
+    def sample_rate(self) -> int:
+        """Output sample rate in Hz of every array the engine yields."""
+
+    @property
+    @abstractmethod
+    def languages(self) -> list[str]:
+        """Language codes the engine accepts."""
+
+    @abstractmethod
+    def load(self) -> None:
+        """Load weights once (later calls return at once). Raises EngineUnavailable."""
+
+    @abstractmethod
+    def status(self) -> EngineStatus:
+        """Current state; never raises, never loads."""
+
+    @abstractmethod
+    def compute_conditioning(self, *, wav_paths: list[Path]) -> Conditioning:
+        """Conditioning from one or more clean mono WAV samples of one voice."""
+
+    @abstractmethod
+    def synthesize(
+        self,
+        *,
+        texts: list[str],
+        language: str,
+        conditioning: Conditioning,
+        params: SynthesisParams,
+    ) -> Iterator[np.ndarray]:
+        """Yield one float32 mono array per input text, in input order.
+
+        Texts must each fit `char_limit(language)`; engines may process several at once.
+        """
+
+    @abstractmethod
+    def stream(
+        self,
+        *,
+        text: str,
+        language: str,
+        conditioning: Conditioning,
+        params: SynthesisParams,
+    ) -> Iterator[np.ndarray]:
+        """Yield float32 mono audio pieces of one text as they are generated."""
+
+    @abstractmethod
+    def char_limit(self, language: str) -> int:
+        """Longest text (in characters) the engine handles well in one piece for `language`."""

@@ -1,0 +1,268 @@
+"""Webhooks: a signed POST to the user's URL when a job or batch ends, retried with backoff.
+
+Signature (like Stripe's): header `Timbre-Signature: t=<unix seconds>,v1=<hex>` where the hex is
+HMAC-SHA256 over "<t>.<raw body>" with the user's webhook secret. A receiver recomputes it,
+compares in constant time and refuses old timestamps (see `signature_verify`).
+
+Only http(s) URLs whose host resolves to public addresses are accepted, checked when the
+request is made and again before every attempt (a name may be re-pointed in between);
+WEBHOOKS_ALLOW_PRIVATE lifts that for installations that call services on their own network.
+Redirects are not followed. Deliveries run on the `default` queue
+(synthesis.housekeeping.webhook_deliver), never in the web process.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import json
+import logging
+import secrets
+import socket
+import time
+import urllib.error
+import urllib.request
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from audit.services import audit_record
+from synthesis.models import SynthesisBatch, SynthesisJob, WebhookDelivery, WebhookSecret
+
+logger = logging.getLogger(__name__)
+
+SIGNATURE_HEADER = "Timbre-Signature"
+MAX_URL_LENGTH = 2000
+USER_AGENT = "Timbre-Webhooks/1"
+
+
+class WebhookUrlRefused(Exception):
+    """The URL may not be called (scheme, unresolvable host, private address)."""
+
+
+# --- URLs ------------------------------------------------------------------------------------
+def webhook_url_check(url: str) -> str:
+    """The URL if webhooks may be sent to it; ValidationError `invalid_webhook_url` if not."""
+    try:
+        return _url_allowed(url)
+    except WebhookUrlRefused as exc:
+        raise ValidationError(str(exc), code="invalid_webhook_url") from None
+
+
+def _url_allowed(url: str) -> str:
+    url = (url or "").strip()
+    if len(url) > MAX_URL_LENGTH:
+        raise WebhookUrlRefused(f"The webhook URL is longer than {MAX_URL_LENGTH} characters.")
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise WebhookUrlRefused("The webhook URL is not a valid URL.") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise WebhookUrlRefused("The webhook URL must be an http:// or https:// URL with a host.")
+    if parts.username or parts.password:
+        raise WebhookUrlRefused("The webhook URL must not contain a user name or password.")
+    addresses = _resolve(parts.hostname, port or (443 if parts.scheme == "https" else 80))
+    if not settings.WEBHOOKS_ALLOW_PRIVATE:
+        private = [a for a in addresses if not a.is_global or a.is_multicast]
+        if private:
+            raise WebhookUrlRefused(
+                f"The webhook host {parts.hostname!r} resolves to a private, loopback or "
+                f"reserved address ({private[0]}); webhooks go to public addresses only "
+                "(an operator can allow private ones with WEBHOOKS_ALLOW_PRIVATE)."
+            )
+    return url
+
+
+def _resolve(host: str, port: int) -> list:
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError):
+        raise WebhookUrlRefused(f"The webhook host {host!r} does not resolve.") from None
+    # IPv4-mapped IPv6 (::ffff:127.0.0.1) is judged as the IPv4 address it carries.
+    addresses = []
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0].split("%", 1)[0])
+        mapped = getattr(address, "ipv4_mapped", None)
+        addresses.append(mapped or address)
+    return addresses
+
+
+# --- secrets ---------------------------------------------------------------------------------
+def _new_secret() -> str:
+    return "whsec_" + secrets.token_urlsafe(32)
+
+
+@transaction.atomic
+def secret_get(*, owner, request=None) -> WebhookSecret:
+    """The user's signing secret, made on first use (audited synthesis.webhook_secret.created)."""
+    secret, created = WebhookSecret.objects.get_or_create(
+        owner=owner, defaults={"secret": _new_secret()}
+    )
+    if created:
+        audit_record(
+            action="synthesis.webhook_secret.created", request=request, user=owner, target=owner
+        )
+    return secret
+
+
+@transaction.atomic
+def secret_rotate(*, owner, request=None, api_key=None) -> WebhookSecret:
+    """A new secret at once; deliveries signed from now on use it (the old one stops working)."""
+    secret = secret_get(owner=owner, request=request)
+    secret.secret = _new_secret()
+    secret.rotated_at = timezone.now()
+    secret.save(update_fields=["secret", "rotated_at"])
+    audit_record(
+        action="synthesis.webhook_secret.rotated",
+        request=request,
+        user=owner,
+        api_key=api_key,
+        target=owner,
+    )
+    return secret
+
+
+def signature_header(*, secret: str, body: bytes, timestamp: int | None = None) -> str:
+    timestamp = int(time.time()) if timestamp is None else timestamp
+    signed = f"{timestamp}.".encode() + body
+    digest = hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={digest}"
+
+
+def signature_verify(*, header: str, body: bytes, secret: str, tolerance: int = 300) -> bool:
+    """What a receiver does: recompute, compare in constant time, refuse stale timestamps."""
+    fields = dict(part.split("=", 1) for part in header.split(",") if "=" in part)
+    try:
+        timestamp = int(fields["t"])
+    except (KeyError, ValueError):
+        return False
+    if abs(time.time() - timestamp) > tolerance:
+        return False
+    expected = signature_header(secret=secret, body=body, timestamp=timestamp)
+    return hmac.compare_digest(expected, f"t={timestamp},v1={fields.get('v1', '')}")
+
+
+# --- deliveries ------------------------------------------------------------------------------
+def delivery_create(
+    *, owner, url: str, event: str, job: SynthesisJob | None = None, batch=None
+) -> WebhookDelivery:
+    """Record an event to deliver and queue its first attempt once the transaction commits."""
+    delivery = WebhookDelivery(owner=owner, job=job, batch=batch, event=event, url=url)
+    delivery.payload = {
+        "id": str(delivery.code),
+        "type": event,
+        "created_at": timezone.now().isoformat().replace("+00:00", "Z"),
+        "data": _event_data(job=job, batch=batch),
+    }
+    delivery.save()
+    from synthesis.housekeeping import webhook_deliver
+
+    transaction.on_commit(lambda: webhook_deliver.delay(delivery_id=delivery.pk))
+    return delivery
+
+
+def _event_data(*, job, batch) -> dict:
+    from synthesis.api.serializers import BatchOutput, JobOutput
+
+    if job is not None:
+        return {"job": json.loads(json.dumps(JobOutput(job).data, default=str))}
+    return {"batch": json.loads(json.dumps(BatchOutput(batch).data, default=str))}
+
+
+def delivery_attempt(*, delivery_id: int) -> float | None:
+    """Make one attempt. Returns the seconds to wait before the next one, or None when the
+    delivery is finished (delivered, given up, or not pending any more)."""
+    delivery = (
+        WebhookDelivery.objects.select_related("owner")
+        .filter(pk=delivery_id, status=WebhookDelivery.Status.PENDING)
+        .first()
+    )
+    if delivery is None:
+        return None
+    body = json.dumps(delivery.payload, separators=(",", ":")).encode()
+    secret = secret_get(owner=delivery.owner).secret
+    started = timezone.now()
+    try:
+        _url_allowed(delivery.url)
+        status_code, error = _post(delivery, body, secret), ""
+    except WebhookUrlRefused as exc:
+        return _attempt_record(delivery, started, None, str(exc), permanent=True)
+    except (OSError, urllib.error.URLError, ValueError) as exc:
+        status_code, error = getattr(exc, "code", None), _describe(exc)
+    return _attempt_record(delivery, started, status_code, error)
+
+
+def _post(delivery: WebhookDelivery, body: bytes, secret: str) -> int:
+    request = urllib.request.Request(  # noqa: S310  (scheme checked: http or https only)
+        delivery.url,
+        data=body,
+        method="POST",
+        headers={
+            "Content-Type": "application/json",
+            "User-Agent": USER_AGENT,
+            SIGNATURE_HEADER: signature_header(secret=secret, body=body),
+            "Timbre-Event": delivery.event,
+            "Timbre-Delivery": str(delivery.code),
+        },
+    )
+    # No proxies from the environment and no redirects: the checked address is the one called.
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirect())
+    with opener.open(request, timeout=settings.WEBHOOK_TIMEOUT_SECONDS) as response:
+        return response.status
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, urllib.error.HTTPError):
+        return f"The endpoint answered HTTP {exc.code}."
+    reason = getattr(exc, "reason", None) or exc
+    return f"Could not reach the endpoint: {reason}"[:1000]
+
+
+def _attempt_record(delivery, started, status_code, error, *, permanent=False) -> float | None:
+    attempts = delivery.attempts + 1
+    delivered = status_code is not None and 200 <= status_code < 300 and not error
+    retry_in = None
+    if delivered:
+        state = WebhookDelivery.Status.DELIVERED
+    elif permanent or attempts >= settings.WEBHOOK_MAX_ATTEMPTS:
+        state = WebhookDelivery.Status.FAILED
+    else:
+        state = WebhookDelivery.Status.PENDING
+        retry_in = min(
+            settings.WEBHOOK_RETRY_BASE_SECONDS * 2 ** (attempts - 1),
+            settings.WEBHOOK_RETRY_MAX_SECONDS,
+        )
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(
+        attempts=F("attempts") + 1,
+        status=state,
+        last_status_code=status_code,
+        last_error=error,
+        last_attempt_at=started,
+        delivered_at=timezone.now() if delivered else None,
+        next_attempt_at=started + timedelta(seconds=retry_in) if retry_in is not None else None,
+    )
+    return retry_in
+
+
+def delivery_list(*, owner):
+    return WebhookDelivery.objects.filter(owner=owner).select_related("job", "batch")
+
+
+def batch_event(batch: SynthesisBatch) -> str:
+    return (
+        "synthesis.batch.completed"
+        if batch.status == SynthesisBatch.Status.DONE
+        else "synthesis.batch.failed"
+    )

@@ -1,0 +1,105 @@
+"""Reads for the voices app. Every queryset a user can reach goes through `visible_to`."""
+
+from __future__ import annotations
+
+from django.db.models import Prefetch, Q, QuerySet
+from django.http import Http404
+from django.shortcuts import get_object_or_404
+
+from synthesis.text import LANGUAGE_CHAR_LIMITS
+from voices.models import Consent, Sample, Voice
+
+LANGUAGE_NAMES = {
+    "en": "English",
+    "de": "German",
+    "fr": "French",
+    "es": "Spanish",
+    "it": "Italian",
+    "pt": "Portuguese",
+    "pl": "Polish",
+    "zh-cn": "Chinese (Mandarin)",
+    "ar": "Arabic",
+    "cs": "Czech",
+    "ru": "Russian",
+    "nl": "Dutch",
+    "tr": "Turkish",
+    "ja": "Japanese",
+    "hu": "Hungarian",
+    "ko": "Korean",
+    "hi": "Hindi",
+}
+
+
+def visible_to(queryset: QuerySet, user) -> QuerySet:
+    """The one ownership rule of this app: people see their own rows, everyone sees stock voices.
+
+    Anything else does not exist for them: views answer 404, never 403, so a stranger cannot
+    even learn that an id is in use.
+    """
+    if not getattr(user, "is_authenticated", False):
+        return queryset.none()
+    rule = Q(owner=user)
+    if queryset.model is Voice:
+        rule |= Q(is_stock=True)
+    return queryset.filter(rule)
+
+
+def _get_visible(queryset: QuerySet, user, code) -> object:
+    return get_object_or_404(visible_to(queryset, user), code=code)
+
+
+def sample_list(*, user, purpose: str | None = Sample.Purpose.VOICE) -> QuerySet:
+    samples = visible_to(Sample.objects.select_related("voice"), user)
+    return samples.filter(purpose=purpose) if purpose else samples
+
+
+def sample_get(*, user, code) -> Sample:
+    return _get_visible(Sample.objects.select_related("voice"), user, code)
+
+
+def sample_ready_choices(*, user) -> QuerySet:
+    """Ready voice samples not yet used by a voice: what a new voice can be made from."""
+    return sample_list(user=user).filter(status=Sample.Status.READY, voice__isnull=True)
+
+
+def _voices_with_details() -> QuerySet:
+    samples = Sample.objects.filter(purpose=Sample.Purpose.VOICE).order_by("created_at", "id")
+    return Voice.objects.select_related("owner", "consent", "consent__recording").prefetch_related(
+        Prefetch("samples", queryset=samples)
+    )
+
+
+def voice_list(*, user, include_stock: bool = True) -> QuerySet:
+    voices = visible_to(_voices_with_details(), user)
+    if not include_stock:
+        voices = voices.filter(is_stock=False)
+    return voices.order_by("is_stock", "name", "id")
+
+
+def voice_get(*, user, code) -> Voice:
+    return _get_visible(_voices_with_details(), user, code)
+
+
+def voice_get_by_name(*, user, name: str) -> Voice:
+    """A visible voice by exact name; the user's own voice wins over a stock one."""
+    voices = visible_to(Voice.objects.all(), user).filter(name=name).order_by("is_stock", "id")
+    voice = voices.first()
+    if voice is None:
+        raise Http404(f"No voice named {name!r}.")
+    return voice
+
+
+def voice_slots_used(*, user) -> int:
+    """Voices that count against the plan's voice_slots: every voice the user owns."""
+    return Voice.objects.filter(owner=user, is_stock=False).count()
+
+
+def consent_get(*, user, code) -> Consent:
+    return _get_visible(Consent.objects.select_related("recording", "voice"), user, code)
+
+
+def language_list() -> list[dict]:
+    return [
+        {"code": code, "name": LANGUAGE_NAMES.get(code, code), "char_limit": limit}
+        for code, limit in LANGUAGE_CHAR_LIMITS.items()
+    ]

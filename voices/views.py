@@ -1,0 +1,161 @@
+"""Voices pages. The browser flows (recording, consent, build progress) call the JSON API."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
+from django.views.decorators.http import require_POST
+
+from accounts.selectors import plan_for_user
+from config.api import ApiError
+from voices import selectors, services
+from voices.api.views import sample_audio_response
+from voices.consent_text import ATTESTATION_TEXT
+from voices.forms import SampleUploadForm, VoiceRenameForm, language_choices
+from voices.models import Voice
+from voices.uploads import UploadTooLarge, upload_guard_install
+
+# Read aloud on the recording page: varied English sounds, about 30 s at a calm pace.
+PASSAGE = (
+    "When the sunlight strikes raindrops in the air, they act as a prism and form a rainbow. "
+    "The rainbow is a division of white light into many beautiful colours. These take the shape "
+    "of a long round arch, with its path high above, and its two ends apparently beyond the "
+    "horizon. There is, according to legend, a boiling pot of gold at one end. People look, "
+    "but no one ever finds it."
+)
+
+
+@login_required
+def voice_list(request):
+    voices = selectors.voice_list(user=request.user)
+    plan = plan_for_user(request.user)
+    used = selectors.voice_slots_used(user=request.user)
+    context = {"voices": voices, "slots": plan.voice_slots, "used": used}
+    return render(request, "voices/voice_list.html", context)
+
+
+@login_required
+def voice_detail(request, code):
+    voice = selectors.voice_get(user=request.user, code=code)
+    initial = {"name": voice.name, "description": voice.description}
+    context = {"voice": voice, "rename_form": VoiceRenameForm(initial=initial)}
+    if voice.status == Voice.Status.PENDING_CONSENT:
+        context |= _consent_context()
+    return render(request, "voices/voice_detail.html", context)
+
+
+@login_required
+@require_POST
+def voice_rename(request, code):
+    voice = selectors.voice_get(user=request.user, code=code)
+    form = VoiceRenameForm(request.POST)
+    if form.is_valid():
+        try:
+            services.voice_rename(
+                user=request.user, voice=voice, request=request, **form.cleaned_data
+            )
+            messages.success(request, "Voice saved.")
+        except ApiError as exc:
+            messages.error(request, str(exc.detail))
+    else:
+        messages.error(request, "Give the voice a name of 1-100 characters.")
+    return redirect("voices:detail", code=voice.code)
+
+
+@login_required
+@require_POST
+def voice_delete(request, code):
+    voice = selectors.voice_get(user=request.user, code=code)
+    try:
+        services.voice_delete(user=request.user, voice=voice, request=request)
+    except ApiError as exc:
+        messages.error(request, str(exc.detail))
+        return redirect("voices:detail", code=voice.code)
+    messages.success(request, f"Voice {voice.name} and its samples were deleted.")
+    return redirect("voices:list")
+
+
+def _consent_context() -> dict:
+    return {
+        "attestation_text": ATTESTATION_TEXT,
+        "recording_required": settings.VOICES_CONSENT_RECORDING_REQUIRED,
+    }
+
+
+@login_required
+def voice_new(request):
+    context = {
+        "samples": selectors.sample_ready_choices(user=request.user),
+        "languages": language_choices(),
+        **_consent_context(),
+    }
+    return render(request, "voices/voice_new.html", context)
+
+
+@login_required
+def sample_list(request):
+    samples = selectors.sample_list(user=request.user)
+    form = SampleUploadForm()
+    return render(request, "voices/sample_list.html", {"samples": samples, "form": form})
+
+
+@csrf_exempt  # the CSRF check reads the body: the size guard must be installed first
+@login_required
+@require_POST
+def sample_upload(request):
+    try:
+        upload_guard_install(request)
+        return _sample_upload(request)
+    except UploadTooLarge as exc:
+        context = {
+            "samples": selectors.sample_list(user=request.user),
+            "form": SampleUploadForm(),
+            "upload_error": str(exc.detail),
+        }
+        return render(request, "voices/sample_list.html", context, status=413)
+
+
+@csrf_protect
+def _sample_upload(request):
+    form = SampleUploadForm(request.POST, request.FILES)
+    if not form.is_valid():
+        context = {"samples": selectors.sample_list(user=request.user), "form": form}
+        return render(request, "voices/sample_list.html", context, status=400)
+    sample = services.sample_create(
+        owner=request.user, upload=form.cleaned_data["file"], request=request
+    )
+    messages.success(request, "Uploaded. We are checking the audio now.")
+    return HttpResponseRedirect(reverse("voices:sample_detail", kwargs={"code": sample.code}))
+
+
+@login_required
+def sample_detail(request, code):
+    sample = selectors.sample_get(user=request.user, code=code)
+    return render(request, "voices/sample_detail.html", {"sample": sample})
+
+
+@login_required
+def sample_audio(request, code):
+    return sample_audio_response(selectors.sample_get(user=request.user, code=code))
+
+
+@login_required
+@require_POST
+def sample_delete(request, code):
+    sample = selectors.sample_get(user=request.user, code=code)
+    try:
+        services.sample_delete(user=request.user, sample=sample, request=request)
+        messages.success(request, "Sample deleted.")
+    except ApiError as exc:
+        messages.error(request, str(exc.detail))
+    return redirect("voices:samples")
+
+
+@login_required
+def sample_record(request):
+    return render(request, "voices/sample_record.html", {"passage": PASSAGE})
