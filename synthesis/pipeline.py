@@ -1,8 +1,9 @@
 """Turning a job's text into one stored audio file, chunk by chunk (worker side).
 
 Audio is never held whole in memory: a book is hours of audio. Each generated chunk goes
-through the crossfading joiner into an incremental encoder that writes a temporary file, and
-the finished file is saved through the storage API.
+through the crossfading joiner and is appended as raw samples to a temporary file (and, for
+streamed jobs, pushed to the stream channel); ffmpeg then encodes that file into the requested
+format with complete headers, and the result is saved through the storage API.
 """
 
 from __future__ import annotations
@@ -27,10 +28,6 @@ SENTENCE_PAUSE_MS = 0
 
 class JobCancelled(Exception):
     """The job was cancelled (or taken over) between two chunks."""
-
-
-class OutOfMemory(Exception):
-    pass
 
 
 def user_facing_error(exc: Exception) -> str:
