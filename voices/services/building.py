@@ -269,13 +269,15 @@ def voice_create_pending_consent(
     `pending_consent` (API: requires_verification) until `voice_consent_attach`.
     """
     name, language, labels = voice_fields_clean(name=name, language=language, labels=labels)
+    # Before any upload is stored: a refusal after that would leave its files behind in storage
+    # (the transaction rolls back rows, not files).
+    voice_slots_check(owner)
     created = [
         sample_create(owner=owner, upload=upload, request=request, api_key=api_key)
         for upload in uploads
     ]
     codes = [*sample_codes, *(s.code for s in created)]
     samples = _samples_for_voice(owner, codes, require_ready=False)
-    voice_slots_check(owner)
     voice = voice_insert(
         owner,
         name=name,
