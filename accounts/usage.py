@@ -6,7 +6,7 @@ requests can spend more than the limit: the database evaluates the condition aga
 as it is when it takes the row's lock (PostgreSQL re-checks it after waiting for a concurrent
 writer; SQLite runs one writing transaction at a time). When the work ends the reservation is
 settled (moved to `used`) or refunded. Callers guarantee each reservation is settled or
-refunded at most once (synthesis.services.job_settle_quota / job_refund_quota).
+refunded at most once (synthesis.jobs.services.job_settle_quota / job_refund_quota).
 
 Months are UTC calendar months; a month's counters live in their own row, so a new month
 starts from zero without a reset job.

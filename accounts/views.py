@@ -19,7 +19,7 @@ def home(request):
 
 @login_required
 def dashboard(request):
-    from synthesis.engine_status import engine_summary
+    from synthesis.workers.status import engine_summary
 
     context = {"plan": plan_for_user(request.user), "cloning": engine_summary("xtts")}
     return render(request, "dashboard.html", context)

@@ -19,8 +19,8 @@ urlpatterns = [
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
     path("voices/", include("voices.urls")),
     path("v1/", include("synthesis.compat.urls")),
-    path("", include("synthesis.urls")),
-    path("", include("synthesis.history_urls")),
+    path("", include("synthesis.pages.urls")),
+    path("", include("synthesis.pages.history_urls")),
     path("", include("accounts.urls")),
 ]
 

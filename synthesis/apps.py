@@ -5,4 +5,4 @@ class SynthesisConfig(AppConfig):
     name = "synthesis"
 
     def ready(self):
-        from synthesis import signals  # noqa: F401  (worker start-up hooks)
+        from synthesis.workers import lifecycle as signals  # noqa: F401  (worker start-up hooks)

@@ -10,7 +10,7 @@ from celery import shared_task
 
 @shared_task(name="synthesis.housekeeping.webhook_deliver", bind=True, max_retries=None)
 def webhook_deliver(self, *, delivery_id: int) -> None:
-    from synthesis import webhooks
+    from synthesis.webhooks import services as webhooks
 
     # The attempt count and its limit (WEBHOOK_MAX_ATTEMPTS) live on the delivery row.
     retry_in = webhooks.delivery_attempt(delivery_id=delivery_id)
@@ -20,13 +20,13 @@ def webhook_deliver(self, *, delivery_id: int) -> None:
 
 @shared_task(name="synthesis.housekeeping.batch_finish")
 def batch_finish(*, batch_id: int) -> None:
-    from synthesis import batches
+    from synthesis.batches import services as batches
 
     batches.batch_finish(batch_id=batch_id)
 
 
 @shared_task(name="synthesis.housekeeping.retention_sweep")
 def retention_sweep() -> dict:
-    from synthesis import retention
+    from synthesis.jobs import retention
 
     return retention.retention_sweep()

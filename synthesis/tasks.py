@@ -3,7 +3,8 @@
 from celery import shared_task
 
 # housekeeping: imported so that its default-queue tasks are registered with the worker.
-from synthesis import conditioning, housekeeping, services  # noqa: F401
+from synthesis.jobs import services
+from voices.services import conditioning
 
 
 @shared_task(name="synthesis.tasks.synthesize", bind=True)
@@ -19,7 +20,7 @@ def voice_conditioning_compute(*, voice_id: int, sample_names: list[str]) -> Non
 @shared_task(name="synthesis.tasks.engine_status_publish")
 def engine_status_publish() -> None:
     """Say again what this worker's engines are (after a database reset, or on demand)."""
-    from synthesis import runtime
+    from synthesis.engines import runtime
 
     for name in ("xtts", "piper"):
         runtime.engine_load_and_publish(name)

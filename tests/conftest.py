@@ -36,7 +36,7 @@ def owner_client(owner):
 @pytest.fixture(scope="session")
 def xtts_tiny_dir(tmp_path_factory):
     """A tiny random-weight XTTS checkpoint in the real layout, written once per session."""
-    from synthesis.engines.xtts_checkpoint import write_checkpoint
+    from synthesis.engines.xtts.checkpoint import write_checkpoint
 
     return write_checkpoint(size="tiny", out_dir=tmp_path_factory.mktemp("xtts-tiny"), seed=0)
 

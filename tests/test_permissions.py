@@ -12,9 +12,9 @@ import pytest
 from rest_framework.test import APIClient
 
 from accounts import services as account_services
-from synthesis import webhooks
-from synthesis.batches import batch_create, batch_finish
+from synthesis.batches.services import batch_create, batch_finish
 from synthesis.models import WebhookDelivery
+from synthesis.webhooks import services as webhooks
 from tests.synthesis.api_helpers import job_finish, job_request, make_ready_voice
 from tests.voices.helpers import make_consent, make_sample
 

@@ -103,7 +103,9 @@ class Sample(models.Model):
     clean = models.FileField(upload_to=sample_clean_path, blank=True, max_length=255)
     size = models.PositiveBigIntegerField(default=0)
     duration_seconds = models.FloatField(null=True, blank=True)  # of the clean WAV
-    report = models.JSONField(default=dict, blank=True)  # voices.audio.QualityReport.to_dict()
+    report = models.JSONField(
+        default=dict, blank=True
+    )  # voices.audio.intake.QualityReport.to_dict()
     error_code = models.CharField(max_length=32, blank=True)
     error_message = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -6,7 +6,7 @@ from django.db.models import Prefetch, Q, QuerySet
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
-from synthesis.text import LANGUAGE_CHAR_LIMITS
+from synthesis.jobs.text import LANGUAGE_CHAR_LIMITS
 from voices.models import Consent, Sample, Voice
 
 LANGUAGE_NAMES = {

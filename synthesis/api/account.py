@@ -7,10 +7,11 @@ from rest_framework.response import Response
 
 from accounts.api.auth import request_api_key
 from accounts.usage import usage_summary
-from synthesis import selectors, webhooks
 from synthesis.api import schema as doc
 from synthesis.api import serializers as s
 from synthesis.api.views import READ, WRITE, SynthesisAPIView, actor, valid
+from synthesis.jobs import selectors
+from synthesis.webhooks import services as webhooks
 
 
 class Usage(SynthesisAPIView):

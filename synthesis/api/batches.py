@@ -9,7 +9,6 @@ from rest_framework import status
 from rest_framework.response import Response
 
 from config.api import ApiError
-from synthesis import batches, outputs, selectors
 from synthesis.api import schema as doc
 from synthesis.api import serializers as s
 from synthesis.api.responses import quota_headers, ranged_file_response
@@ -23,6 +22,8 @@ from synthesis.api.views import (
     text_request,
     valid,
 )
+from synthesis.batches import services as batches
+from synthesis.jobs import outputs, selectors
 from synthesis.models import SynthesisBatch
 
 _SHARED = ("voice", "language", "format", "sample_rate", "parameters")

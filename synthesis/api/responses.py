@@ -140,8 +140,8 @@ def job_audio_response(request, job: SynthesisJob, *, api_key=None) -> HttpRespo
     409 `audio_not_ready` while the job has not succeeded; 410 `audio_gone` once the audio was
     deleted (expired after the plan's retention, or downloaded with store=false).
     """
-    from synthesis import outputs
-    from synthesis.encoding import FORMATS
+    from synthesis.jobs import outputs
+    from synthesis.jobs.encoding import FORMATS
 
     if job.status != SynthesisJob.Status.SUCCEEDED:
         raise ApiError(
@@ -211,8 +211,8 @@ class JobAudioStream:
 
     def open(self) -> Response | None:
         """None when audio is flowing; else the error response to send instead."""
-        from synthesis.encoding import EncodingError
-        from synthesis.streaming import StreamFailed, StreamTimeout, stream_encoded
+        from synthesis.jobs.encoding import EncodingError
+        from synthesis.jobs.streaming import StreamFailed, StreamTimeout, stream_encoded
 
         self._pieces = stream_encoded(
             str(self.job.code),
@@ -244,8 +244,8 @@ class JobAudioStream:
         return None
 
     def __iter__(self) -> Iterator[bytes]:
-        from synthesis.encoding import EncodingError
-        from synthesis.streaming import StreamFailed, StreamTimeout
+        from synthesis.jobs.encoding import EncodingError
+        from synthesis.jobs.streaming import StreamFailed, StreamTimeout
 
         try:
             if self._first:
@@ -275,7 +275,7 @@ def _unavailable(message: str) -> Response:
 
 
 def _cancel_quietly(job: SynthesisJob, user) -> None:
-    from synthesis import services
+    from synthesis.jobs import services
 
     try:
         services.job_cancel(job=job, user=user)
@@ -296,7 +296,7 @@ def job_stream_response(
 ) -> HttpResponseBase:
     """Audio of a stream job (job_create(stream=True)) while it is generated, or a JSON error
     when nothing came (503 no worker in time, 502 synthesis or encoding failed)."""
-    from synthesis.encoding import FORMATS
+    from synthesis.jobs.encoding import FORMATS
 
     body = JobAudioStream(
         job,

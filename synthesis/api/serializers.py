@@ -9,8 +9,8 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from synthesis.engines.base import SynthesisParams
+from synthesis.jobs.services import OUTPUT_FORMATS
 from synthesis.models import SynthesisBatch, SynthesisJob, WebhookDelivery
-from synthesis.services import OUTPUT_FORMATS
 from voices.api.serializers import ErrorOutput  # noqa: F401  (the one error shape, re-exported)
 
 _RANGES = SynthesisParams._RANGES  # the engine's own bounds, not a copy
@@ -314,7 +314,7 @@ class WebhookSecretOutput(serializers.Serializer):
     rotated_at = serializers.DateTimeField(allow_null=True)
 
     def get_header(self, secret) -> str:
-        from synthesis.webhooks import SIGNATURE_HEADER
+        from synthesis.webhooks.services import SIGNATURE_HEADER
 
         return SIGNATURE_HEADER
 

@@ -1,7 +1,7 @@
 """The synthesis API: jobs, their audio, and streaming (under /api/v1/).
 
 Views are thin: parse input, call a selector or service, serialise. Someone else's job is a
-404 everywhere (synthesis.selectors); errors use the one error shape (config.api).
+404 everywhere (synthesis.jobs.selectors); errors use the one error shape (config.api).
 """
 
 from __future__ import annotations
@@ -22,11 +22,11 @@ from rest_framework.response import Response
 
 from accounts.api.auth import request_api_key
 from config.api import ApiError
-from synthesis import outputs, selectors, services
 from synthesis.api import schema as doc
 from synthesis.api import serializers as s
 from synthesis.api.responses import job_audio_response, job_stream_response, quota_headers
-from synthesis.encoding import FORMATS
+from synthesis.jobs import outputs, selectors, services
+from synthesis.jobs.encoding import FORMATS
 from voices import selectors as voice_selectors
 from voices.models import Voice
 

@@ -1,6 +1,6 @@
 """HTTP APIs that OpenAI and ElevenLabs clients already speak, under /v1/.
 
-Both are thin translations onto the same services as Timbre's own API (synthesis.services,
+Both are thin translations onto the same services as Timbre's own API (synthesis.jobs.services,
 voices.services): a request becomes a stream job, and the audio is relayed to the client while
 the worker generates it. Errors keep Timbre's shape, {"error": {"code", "message", "details"}};
 the official SDKs read `error.message` from it (OpenAI) or show the whole body (ElevenLabs).
@@ -21,7 +21,7 @@ What is translated, and what is accepted but has no effect here:
 - `output_format` (ElevenLabs) is "codec_rate[_kbps]": mp3, pcm, wav and opus at the rates the
   codec allows; ulaw/alaw are refused with a clear 400.
 
-- Every text-to-speech request is a stream job (synthesis.services.job_create(stream=True)):
+- Every text-to-speech request is a stream job (synthesis.jobs.services.job_create(stream=True)):
   quota, audit and the history are the same as for Timbre's own API, the audio is relayed by
   synthesis.api.responses, texts are limited to SYNTHESIS_STREAM_MAX_CHARACTERS, and a client
   that hangs up cancels (and refunds) its job. ElevenLabs' convert streams too.

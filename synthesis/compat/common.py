@@ -14,9 +14,9 @@ from rest_framework.views import APIView
 
 from accounts.api.auth import request_api_key
 from config.api import ApiError
-from synthesis import services
 from synthesis.api.responses import job_stream_response, quota_headers
-from synthesis.encoding import EncodeOptions, EncodingError, check_options
+from synthesis.jobs import services
+from synthesis.jobs.encoding import EncodeOptions, EncodingError, check_options
 from synthesis.models import SynthesisJob
 from voices import selectors as voice_selectors
 from voices.models import Voice
@@ -153,7 +153,7 @@ def service_error(exc: ValidationError) -> ApiError:
 def job_start(
     request, *, voice: Voice, text: str, language: str, options: EncodeOptions, params: dict
 ) -> SynthesisJob:
-    """A stream job through synthesis.services (quota, audit and queueing happen there)."""
+    """A stream job through synthesis.jobs.services (quota, audit and queueing happen there)."""
     limit = settings.SYNTHESIS_STREAM_MAX_CHARACTERS
     if len(text) > limit:
         raise ApiError(

@@ -19,7 +19,6 @@ from accounts.api.auth import request_api_key
 from accounts.selectors import plan_for_user
 from accounts.usage import usage_summary
 from config.api import ApiError
-from synthesis import selectors as synthesis_selectors
 from synthesis.api.responses import job_audio_response
 from synthesis.compat import serializers as s
 from synthesis.compat.common import (
@@ -31,6 +30,7 @@ from synthesis.compat.common import (
     valid,
     voice_by_id,
 )
+from synthesis.jobs import selectors as synthesis_selectors
 from synthesis.models import SynthesisJob
 from voices.selectors import LANGUAGE_NAMES
 

@@ -26,7 +26,7 @@ from accounts.selectors import plan_for_user
 from config.api import ApiError
 from synthesis.compat import serializers as s
 from synthesis.compat.common import CompatView, valid, voice_by_id
-from synthesis.text import resolve_language
+from synthesis.jobs.text import resolve_language
 from voices import selectors as voice_selectors
 from voices import services as voice_services
 from voices.models import Consent, Sample, Voice

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from synthesis.encoding import FORMATS
+from synthesis.jobs.encoding import FORMATS
 from synthesis.models import SynthesisJob
 from voices.models import Consent, Voice
 

@@ -1,8 +1,12 @@
-"""Speech engines behind one interface (see `base.Engine`).
+"""Speech engines as plug-ins: one package per engine, listed in `settings.TIMBRE_ENGINES`.
 
-Importing this package imports neither torch nor Django: the web process reads engine names
-and the base types from here, and only workers call `get_engine_class`, which imports the
-engine module (and torch) on first use.
+An engine package (`synthesis/engines/<name>/`) exposes `FACTS` (an EngineFacts) from its
+`__init__`, which must import neither torch nor the engine's own dependencies: the web process
+reads the facts, and only workers import the engine class (`engine_class`). Adding an engine
+means adding its package (and its requirements) and naming it in TIMBRE_ENGINES; nothing else
+in the project names an engine.
+
+This package imports nothing else from the project.
 """
 
 from __future__ import annotations
@@ -14,38 +18,86 @@ from .base import (
     Engine,
     EngineStatus,
     EngineUnavailable,
-    SynthesisParams,
     blend,
 )
+from .facts import EngineFacts, ParamSpec, SynthesisParams
 
-# name -> "module:ClassName", imported lazily.
-_ENGINES = {
-    "xtts": "synthesis.engines.xtts:XttsEngine",
-    "piper": "synthesis.engines.piper:PiperEngine",
-}
+DEFAULT_ENGINES = ("synthesis.engines.xtts", "synthesis.engines.piper")
 
 __all__ = [
     "Conditioning",
     "Engine",
+    "EngineFacts",
     "EngineStatus",
     "EngineUnavailable",
+    "ParamSpec",
     "SynthesisParams",
     "blend",
+    "engine_class",
+    "engine_facts",
+    "engine_for_model",
     "engine_names",
-    "get_engine_class",
+    "engines",
 ]
 
 
-def engine_names() -> list[str]:
-    """Names accepted by `get_engine_class`."""
-    return sorted(_ENGINES)
+class UnknownEngine(ValueError):
+    """No engine of that name is installed (TIMBRE_ENGINES)."""
 
 
-def get_engine_class(name: str) -> type[Engine]:
-    """The Engine subclass registered as `name` (imports its module, and torch, now)."""
+def _packages() -> tuple[str, ...]:
     try:
-        target = _ENGINES[name]
+        from django.conf import settings
+
+        return tuple(getattr(settings, "TIMBRE_ENGINES", DEFAULT_ENGINES))
+    except Exception:  # outside Django (a script or a benchmark): the built-in engines
+        return DEFAULT_ENGINES
+
+
+def engines() -> dict[str, EngineFacts]:
+    """The installed engines' facts by name, in TIMBRE_ENGINES order."""
+    found = {}
+    for package in _packages():
+        facts = importlib.import_module(package).FACTS
+        found[facts.name] = facts
+    return found
+
+
+def engine_names() -> list[str]:
+    return list(engines())
+
+
+def engine_facts(name: str) -> EngineFacts:
+    """The facts of engine `name`; UnknownEngine when it is not installed."""
+    try:
+        return engines()[name]
     except KeyError:
-        raise ValueError(f"unknown engine {name!r}; known: {', '.join(engine_names())}") from None
-    module_name, class_name = target.split(":")
-    return getattr(importlib.import_module(module_name), class_name)
+        raise UnknownEngine(
+            f"unknown engine {name!r}; installed: {', '.join(engine_names())}"
+        ) from None
+
+
+def engine_for_model(model_id: str) -> EngineFacts | None:
+    """The engine whose public model id (or name) is `model_id`, if any."""
+    for facts in engines().values():
+        if model_id in (facts.model_id, facts.name):
+            return facts
+    return None
+
+
+def _target(spec: str):
+    module_name, attribute = spec.split(":")
+    return getattr(importlib.import_module(module_name), attribute)
+
+
+def engine_class(name: str) -> type[Engine]:
+    """The Engine subclass of `name` (imports its module, and torch, now)."""
+    return _target(engine_facts(name).engine_class)
+
+
+def engine_build(name: str, settings) -> Engine:
+    """A new, not yet loaded engine configured from `settings` (worker side)."""
+    facts = engine_facts(name)
+    if facts.settings_factory:
+        return _target(facts.settings_factory)(settings)
+    return engine_class(name)()

@@ -12,7 +12,7 @@ from accounts import usage
 from accounts.models import CharacterUsage, JobSlots
 from accounts.services import api_key_create
 from audit.models import AuditEvent
-from synthesis import services
+from synthesis.jobs import services
 from synthesis.models import SynthesisJob
 from tests.synthesis.api_helpers import (
     body,

@@ -10,7 +10,7 @@ from django.core.files.storage import default_storage
 from rest_framework.test import APIClient
 
 from accounts.models import Plan
-from synthesis import services
+from synthesis.jobs import services
 from synthesis.models import SynthesisJob
 from tests.factories import UserFactory
 from tests.voices.helpers import key_client, make_ready_voice  # noqa: F401  (re-exported)

@@ -10,10 +10,10 @@ from django.core.files.base import ContentFile
 from rest_framework.test import APIClient
 
 from accounts import services as account_services
-from synthesis.conditioning import conditioning_store
 from synthesis.engines.base import Conditioning
 from voices import services
 from voices.models import Consent, Sample, Voice
+from voices.services.conditioning import conditioning_store
 
 
 def wav_bytes(seconds: float = 1.0, rate: int = 22_050, freq: float = 220.0) -> bytes:

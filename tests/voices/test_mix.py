@@ -7,10 +7,10 @@ import pytest
 
 from accounts.models import Plan
 from audit.models import AuditEvent
-from synthesis.conditioning import conditioning_load, conditioning_store
 from tests.voices.helpers import fake_conditioning, make_ready_voice, make_stock_voice
 from voices.models import Voice
 from voices.services import mix_spec_parse
+from voices.services.conditioning import conditioning_load, conditioning_store
 
 pytestmark = pytest.mark.django_db
 

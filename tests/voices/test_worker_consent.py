@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from synthesis import services as synthesis_services
+from synthesis.jobs import services as synthesis_services
 from synthesis.models import SynthesisJob
 from tests.factories import UserFactory
 from tests.voices.corpus import cached_corpus

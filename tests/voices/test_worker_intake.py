@@ -8,9 +8,9 @@ import pytest
 from django.core.files.storage import default_storage
 
 from audit.models import AuditEvent
+from tests.voices.audio.test_audio import ACCEPTED, REFUSED
 from tests.voices.corpus import cached_corpus
 from tests.voices.helpers import MULTIPART, multipart_body, wait_samples_done
-from tests.voices.test_audio import ACCEPTED, REFUSED
 from voices.models import Sample
 
 pytestmark = [pytest.mark.worker, pytest.mark.slow, pytest.mark.django_db(transaction=True)]

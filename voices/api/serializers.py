@@ -61,7 +61,7 @@ class SampleOutput(serializers.Serializer):
     original_name = serializers.CharField()
     size = serializers.IntegerField()
     duration_seconds = serializers.FloatField(allow_null=True)
-    report = serializers.JSONField(help_text="Quality report (voices.audio.QualityReport).")
+    report = serializers.JSONField(help_text="Quality report (voices.audio.intake.QualityReport).")
     error = serializers.SerializerMethodField()
     voice = serializers.UUIDField(source="voice.code", allow_null=True, default=None)
     audio_url = serializers.SerializerMethodField()

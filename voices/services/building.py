@@ -12,7 +12,7 @@ from rest_framework import status
 from accounts.selectors import plan_for_user
 from audit.services import audit_record
 from config.api import ApiError
-from synthesis.text import SUPPORTED_LANGUAGES, resolve_language
+from synthesis.jobs.text import SUPPORTED_LANGUAGES, resolve_language
 from voices import selectors
 from voices.models import Consent, Sample, Voice
 from voices.services.consents import consent_verify_dispatch

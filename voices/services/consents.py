@@ -125,7 +125,7 @@ def consent_verify_run(*, consent_id: int) -> None:
 
     Idempotent: only a recorded consent of a voice that is still building is verified.
     """
-    from voices.speaker import verify
+    from voices.audio.speaker import verify
 
     consent = Consent.objects.select_related("voice", "recording").filter(pk=consent_id).first()
     if not _awaits_verification(consent):

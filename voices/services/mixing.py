@@ -11,10 +11,10 @@ from rest_framework import status
 
 from audit.services import audit_record
 from config.api import ApiError
-from synthesis.conditioning import conditioning_load
 from synthesis.engines.base import blend
 from voices.models import Voice
 from voices.services.building import voice_fields_clean, voice_insert, voice_slots_check
+from voices.services.conditioning import conditioning_load
 
 MIN_MIX, MAX_MIX = 2, 5
 _PART = re.compile(r"^\s*(?P<name>[^()]+?)\s*(?:\((?P<weight>[^()]*)\))?\s*$")

@@ -89,11 +89,11 @@ def sample_intake_dispatch(sample_id: int) -> None:
 
 
 def sample_intake_run(*, sample_id: int) -> None:
-    """Worker side: run voices.audio.intake on a local copy of the raw upload.
+    """Worker side: run voices.audio.intake.intake on a local copy of the raw upload.
 
     Idempotent: a sample that is already ready or rejected (or gone) is left alone.
     """
-    from voices.audio import IntakeError, intake
+    from voices.audio.intake import IntakeError, intake
 
     sample = Sample.objects.filter(pk=sample_id, status__in=_OPEN).first()
     if sample is None:

@@ -34,8 +34,8 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=1234)
 
     def handle(self, *args, **opts):
-        from synthesis import bench
-        from synthesis.engines.xtts import XttsEngine
+        from synthesis.engines.xtts.engine import XttsEngine
+        from synthesis.jobs import bench
 
         model_dir = opts["checkpoint"] or self._checkpoint(opts["size"])
         engine = XttsEngine(model_dir, device=opts["device"], max_batch_size=opts["batch"])
@@ -74,7 +74,7 @@ class Command(BaseCommand):
         self.stdout.write(f"\nJSON written to {out}")
 
     def _checkpoint(self, size: str) -> Path:
-        from synthesis.engines.xtts_checkpoint import write_checkpoint
+        from synthesis.engines.xtts.checkpoint import write_checkpoint
 
         path = Path(settings.DATA_DIR) / "models" / f"xtts-random-{size}"
         if not (path / "model.pth").exists():

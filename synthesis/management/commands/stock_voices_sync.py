@@ -7,9 +7,9 @@ class Command(BaseCommand):
     help = "Sync stock voices (bundled Piper voice + PIPER_VOICES_DIR) into the database."
 
     def handle(self, *args, **options):
-        from synthesis import runtime
+        from synthesis.engines import runtime
         from synthesis.engines.base import EngineUnavailable
-        from synthesis.stock import stock_voices_sync
+        from voices.services.stock import stock_voices_sync
 
         try:
             engine = runtime.engine_get("piper")

@@ -19,7 +19,7 @@ class Command(BaseCommand):
         parser.add_argument("--force", action="store_true", help="overwrite an existing one")
 
     def handle(self, *args, size, out, seed, force, **options):
-        from synthesis.engines.xtts_checkpoint import write_checkpoint
+        from synthesis.engines.xtts.checkpoint import write_checkpoint
 
         if (out / "model.pth").exists() and not force:
             raise CommandError(f"{out} already holds a checkpoint; pass --force to overwrite it.")

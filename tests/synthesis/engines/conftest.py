@@ -15,7 +15,7 @@ import pytest
 @pytest.fixture(scope="session")
 def xtts_tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """config.json + model.pth + vocab.json of a 2-layer, 64-wide XTTS (seed 0)."""
-    from synthesis.engines.xtts_checkpoint import write_checkpoint
+    from synthesis.engines.xtts.checkpoint import write_checkpoint
 
     return write_checkpoint(size="tiny", out_dir=tmp_path_factory.mktemp("xtts-tiny"), seed=0)
 
@@ -51,7 +51,7 @@ def second_reference_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def xtts_engine(xtts_tiny_checkpoint: Path):
     """A loaded XttsEngine on the CPU (shared: loading costs seconds)."""
-    from synthesis.engines.xtts import XttsEngine
+    from synthesis.engines.xtts.engine import XttsEngine
 
     engine = XttsEngine(xtts_tiny_checkpoint, device="cpu", max_batch_size=8)
     engine.load()

@@ -1,0 +1,89 @@
+"""What happens to a job's stored audio after it is made: downloads, store=false, deletion.
+
+(Expiry after the plan's retention_days is synthesis.jobs.retention.)
+"""
+
+from __future__ import annotations
+
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.utils import timezone
+from rest_framework import status
+
+from audit.services import audit_record
+from config.api import ApiError
+from synthesis.models import SynthesisBatch, SynthesisJob
+
+
+def job_audio_downloaded(*, job: SynthesisJob, user, byte_range=None, request=None, api_key=None):
+    """Audit a download of a job's audio (synthesis.job.downloaded); note the first one."""
+    with transaction.atomic():
+        SynthesisJob.objects.filter(pk=job.pk, downloaded_at__isnull=True).update(
+            downloaded_at=timezone.now()
+        )
+        audit_record(
+            action="synthesis.job.downloaded",
+            request=request,
+            user=user,
+            api_key=api_key,
+            target=job,
+            data={"range": byte_range} if byte_range else {},
+        )
+
+
+@transaction.atomic
+def job_audio_consumed(*, job: SynthesisJob, request=None) -> bool:
+    """A store=false job's audio was downloaded completely: delete it now (once).
+
+    True when this call deleted it.
+    """
+    name = job.audio.name
+    if job.store or not name:
+        return False
+    removed = SynthesisJob.objects.filter(pk=job.pk, store=False, audio=name).update(
+        audio="", audio_bytes=0, audio_deleted_at=timezone.now(), audio_deleted_reason="downloaded"
+    )
+    if removed:
+        transaction.on_commit(lambda: default_storage.delete(name))
+        audit_record(
+            action="synthesis.job.audio_deleted",
+            request=request,
+            user=job.owner,
+            target=job,
+            data={"reason": "downloaded", "store": False},
+        )
+    return bool(removed)
+
+
+@transaction.atomic
+def job_delete(*, job: SynthesisJob, user, request=None, api_key=None) -> None:
+    """Remove a finished job from the history with its audio (ApiError 409 while it runs)."""
+    if not SynthesisJob.objects.filter(pk=job.pk, status__in=SynthesisJob.TERMINAL).exists():
+        raise ApiError(
+            code="job_not_finished",
+            message="The job is still queued or running; cancel it first "
+            "(POST /api/v1/synthesis/{id}/cancel), then delete it.",
+            status_code=status.HTTP_409_CONFLICT,
+        )
+    name = job.audio.name
+    audit_record(
+        action="synthesis.job.deleted",
+        request=request,
+        user=user,
+        api_key=api_key,
+        target=job,
+        data={"status": job.status, "had_audio": bool(name)},
+    )
+    job.delete()
+    if name:
+        transaction.on_commit(lambda: default_storage.delete(name))
+
+
+def batch_archive_downloaded(*, batch: SynthesisBatch, user, request=None, api_key=None):
+    audit_record(
+        action="synthesis.batch.downloaded",
+        request=request,
+        user=user,
+        api_key=api_key,
+        target=batch,
+    )

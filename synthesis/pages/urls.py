@@ -1,0 +1,9 @@
+from django.urls import path
+
+from synthesis.pages import views as pages
+
+urlpatterns = [
+    path("speak/", pages.speak, name="speak"),
+    path("jobs/<uuid:code>/", pages.job_detail, name="synthesis_job"),
+    path("jobs/<uuid:code>/audio", pages.job_audio, name="synthesis_job_audio"),
+]

@@ -1,0 +1,98 @@
+"""Voice conditioning: computed once by a synthesis worker, stored as .npz, never recomputed."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import transaction
+
+from audit.models import AuditEvent
+from audit.services import audit_record
+from synthesis.engines.base import Conditioning, EngineUnavailable
+from voices.models import Voice
+
+
+def conditioning_load(voice: Voice) -> Conditioning:
+    """The stored conditioning of a ready voice (an .npz read without pickle)."""
+    if not voice.conditioning:
+        raise ValueError(f"Voice {voice.code} has no conditioning yet (status {voice.status}).")
+    with voice.conditioning.open("rb") as handle:
+        return Conditioning.from_npz_bytes(handle.read())
+
+
+@transaction.atomic
+def conditioning_store(*, voice: Voice, conditioning: Conditioning) -> Voice | None:
+    """Save the conditioning through the storage API and mark the voice ready.
+
+    A filtered update, not `save()`: a voice deleted while it was building must stay deleted
+    (and its new file is removed), not come back as a ghost.
+    """
+    old = voice.conditioning.name if voice.conditioning else ""
+    voice.conditioning.save(
+        "conditioning.npz", ContentFile(conditioning.to_npz_bytes()), save=False
+    )
+    new = voice.conditioning.name
+    updated = Voice.objects.filter(pk=voice.pk).update(
+        conditioning=new,
+        conditioning_version=conditioning.engine_version,
+        engine=conditioning.engine,
+        status=Voice.Status.READY,
+        failure_reason="",
+    )
+    if not updated:
+        transaction.on_commit(lambda: default_storage.delete(new))
+        return None
+    if old and old != new:
+        transaction.on_commit(lambda: default_storage.delete(old))
+    voice.refresh_from_db()
+    audit_record(
+        action="voices.voice.built",
+        actor_type=AuditEvent.ActorType.SYSTEM,
+        target=voice,
+        data={"engine": conditioning.engine, "engine_version": conditioning.engine_version},
+    )
+    return voice
+
+
+def voice_conditioning_compute(*, voice_id: int, sample_names: list[str]) -> None:
+    """Compute a voice's conditioning from clean WAV samples held in storage (worker side).
+
+    Samples are copied to local temporary files first: storage may be a remote bucket and the
+    engine reads paths.
+    """
+    from synthesis.engines import runtime
+
+    voice = Voice.objects.filter(pk=voice_id).first()
+    if voice is None or voice.status != Voice.Status.BUILDING:
+        return  # deleted meanwhile, a duplicate delivery, or not cleared to build (consent)
+    try:
+        engine = runtime.engine_get(voice.engine)
+        with tempfile.TemporaryDirectory(prefix="timbre-cond-") as tmp:
+            paths = []
+            for index, name in enumerate(sample_names):
+                path = Path(tmp) / f"sample-{index}.wav"
+                with default_storage.open(name, "rb") as src:
+                    path.write_bytes(src.read())
+                paths.append(path)
+            conditioning = engine.compute_conditioning(wav_paths=paths)
+    except EngineUnavailable as exc:
+        _voice_fail(voice, f"The speech engine is unavailable: {exc.reason} Fix: {exc.fix}")
+        return
+    except (OSError, ValueError, RuntimeError) as exc:
+        _voice_fail(voice, f"Could not compute the voice from its samples: {exc}")
+        return
+    conditioning_store(voice=voice, conditioning=conditioning)
+
+
+@transaction.atomic
+def _voice_fail(voice: Voice, reason: str) -> None:
+    Voice.objects.filter(pk=voice.pk).update(status=Voice.Status.FAILED, failure_reason=reason)
+    audit_record(
+        action="voices.voice.build_failed",
+        actor_type=AuditEvent.ActorType.SYSTEM,
+        target=voice,
+        data={"reason": reason},
+    )
