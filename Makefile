@@ -36,6 +36,8 @@ test: system-deps install
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports --no-cache
+	$(PY) deploy/lint/import_cycles.py
 
 format: install
 	$(VENV)/bin/ruff check --fix .

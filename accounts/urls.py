@@ -4,7 +4,6 @@ from accounts import views
 
 urlpatterns = [
     path("", views.home, name="home"),
-    path("dashboard/", views.dashboard, name="dashboard"),
     path("profile/", views.profile, name="profile"),
     path("keys/", views.api_keys, name="api_keys"),
     path("keys/<str:prefix>/revoke/", views.api_key_revoke, name="api_key_revoke"),

@@ -15,11 +15,12 @@ starts from zero without a reset job.
 from __future__ import annotations
 
 import calendar
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from django.db import transaction
-from django.db.models import F, Sum
+from django.db.models import F
 from django.utils import timezone
 from rest_framework import status
 
@@ -184,18 +185,29 @@ def storage_check(*, user) -> None:
         )
 
 
-def storage_used_bytes(*, user) -> int:
-    from synthesis.models import SynthesisBatch, SynthesisJob
-    from voices.models import Sample
+# What a user stores, and how many voice slots they use, is known by the apps above this one
+# (voices, synthesis). They register a meter when they start (AppConfig.ready), so that accounts
+# imports none of them.
+_storage_meters: dict[str, Callable] = {}
+_voice_slot_meters: dict[str, Callable] = {}
 
-    jobs = SynthesisJob.objects.filter(owner=user).exclude(audio="").aggregate(n=Sum("audio_bytes"))
-    batches = (
-        SynthesisBatch.objects.filter(owner=user)
-        .exclude(archive="")
-        .aggregate(n=Sum("archive_bytes"))
-    )
-    samples = Sample.objects.filter(owner=user).exclude(raw="").aggregate(n=Sum("size"))
-    return sum(value["n"] or 0 for value in (jobs, batches, samples))
+
+def storage_meter_register(name: str, meter: Callable) -> None:
+    """`meter(user=...)` -> bytes of the user's files that count against the plan's storage."""
+    _storage_meters[name] = meter
+
+
+def voice_slot_meter_register(name: str, meter: Callable) -> None:
+    """`meter(user=...)` -> voices that count against the plan's voice_slots."""
+    _voice_slot_meters[name] = meter
+
+
+def storage_used_bytes(*, user) -> int:
+    return sum(meter(user=user) for meter in _storage_meters.values())
+
+
+def voice_slots_used(*, user) -> int:
+    return sum(meter(user=user) for meter in _voice_slot_meters.values())
 
 
 def quota_refusal_record(*, user, exc: QuotaExceeded, request=None, api_key=None, what="") -> None:
@@ -269,8 +281,6 @@ def usage_summary(*, user, api_key: UserAPIKey | None = None) -> dict:
     usage = CharacterUsage.objects.filter(user=user, month=month).first()
     slots = JobSlots.objects.filter(user=user).first()
     days = DailyUsage.objects.filter(user=user, day__gte=month, day__lt=resets_at(month).date())
-    from voices.selectors import voice_slots_used
-
     summary = {
         "month": month.strftime("%Y-%m"),
         "characters": _counters(plan.monthly_characters, usage),

@@ -18,14 +18,6 @@ def home(request):
 
 
 @login_required
-def dashboard(request):
-    from synthesis.workers.status import engine_summary
-
-    context = {"plan": plan_for_user(request.user), "cloning": engine_summary("xtts")}
-    return render(request, "dashboard.html", context)
-
-
-@login_required
 def profile(request):
     form = ProfileForm(request.POST or None, initial={"display_name": request.user.display_name})
     if request.method == "POST" and form.is_valid():

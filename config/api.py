@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
-from rest_framework import exceptions, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -75,3 +75,15 @@ def exception_handler(exc, context):
 
 def json_error_response(code: str, message: str, http_status: int = status.HTTP_400_BAD_REQUEST):
     return Response(error_body(code, message), status=http_status)
+
+
+class ErrorDetail(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+    details = serializers.DictField()
+
+
+class ErrorOutput(serializers.Serializer):
+    """The one error shape of the native API (OpenAPI schema)."""
+
+    error = ErrorDetail()

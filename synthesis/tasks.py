@@ -1,26 +1,45 @@
-"""Thin Celery tasks: load by id, call the service."""
+"""Thin Celery tasks: load by id, call the service. Nothing imports this module: services
+queue these tasks by name (config.queueing), on commit.
+
+Routing is by name (config/celery.py): `synthesis.tasks.*` runs where the engines are loaded;
+`synthesis.housekeeping.*` (webhooks, batch archives, retention sweeps) needs no engine and
+runs on the `default` queue.
+"""
 
 from celery import shared_task
 
-# housekeeping: imported so that its default-queue tasks are registered with the worker.
-from synthesis.jobs import services
-from voices.services import conditioning
+from synthesis.batches import services as batches
+from synthesis.engines import engine_names
+from synthesis.jobs import retention, runner
+from synthesis.webhooks import services as webhooks
+from synthesis.workers import status
 
 
 @shared_task(name="synthesis.tasks.synthesize", bind=True)
 def synthesize(self, *, job_id: int) -> None:
-    services.job_run(job_id=job_id, worker=self.request.hostname or "worker")
-
-
-@shared_task(name="synthesis.tasks.voice_conditioning_compute")
-def voice_conditioning_compute(*, voice_id: int, sample_names: list[str]) -> None:
-    conditioning.voice_conditioning_compute(voice_id=voice_id, sample_names=sample_names)
+    runner.job_run(job_id=job_id, worker=self.request.hostname or "worker")
 
 
 @shared_task(name="synthesis.tasks.engine_status_publish")
 def engine_status_publish() -> None:
     """Say again what this worker's engines are (after a database reset, or on demand)."""
-    from synthesis.engines import runtime
+    for name in engine_names():
+        status.engine_load_and_publish(name)
 
-    for name in ("xtts", "piper"):
-        runtime.engine_load_and_publish(name)
+
+@shared_task(name="synthesis.housekeeping.webhook_deliver", bind=True, max_retries=None)
+def webhook_deliver(self, *, delivery_id: int) -> None:
+    # The attempt count and its limit (WEBHOOK_MAX_ATTEMPTS) live on the delivery row.
+    retry_in = webhooks.delivery_attempt(delivery_id=delivery_id)
+    if retry_in is not None:
+        raise self.retry(countdown=retry_in)
+
+
+@shared_task(name="synthesis.housekeeping.batch_finish")
+def batch_finish(*, batch_id: int) -> None:
+    batches.batch_finish(batch_id=batch_id)
+
+
+@shared_task(name="synthesis.housekeeping.retention_sweep")
+def retention_sweep() -> dict:
+    return retention.retention_sweep()

@@ -68,7 +68,7 @@ def _id(endpoint) -> str:
 def quick(settings, monkeypatch):
     settings.SYNTHESIS_STREAM_FIRST_TIMEOUT = 0.2
     settings.WEBHOOKS_ALLOW_PRIVATE = True
-    monkeypatch.setattr("synthesis.housekeeping.webhook_deliver.delay", lambda **kw: None)
+    monkeypatch.setattr("synthesis.webhooks.services.task_send_on_commit", lambda *a, **kw: None)
 
 
 @pytest.fixture

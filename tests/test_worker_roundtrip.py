@@ -28,5 +28,5 @@ def test_ping_fails_clearly_without_workers(settings):
         # No worker consumes in this test: nothing can answer within the timeout.
         from unittest import mock
 
-        with mock.patch("audit.tasks.worker_ping.apply_async"):
+        with mock.patch("config.celery.app.send_task"):
             call_command("workers_ping", "--timeout", "0.5", "--queue", "audio")

@@ -45,7 +45,8 @@ class Voice(models.Model):
     description = models.TextField(blank=True)
     language = models.CharField(max_length=10, blank=True, help_text="Language hint, e.g. en.")
     labels = models.JSONField(default=dict, blank=True)
-    engine = models.CharField(max_length=32, default="xtts")
+    # The engine (a name from TIMBRE_ENGINES) that built the voice and speaks it.
+    engine = models.CharField(max_length=32, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.BUILDING)
     failure_reason = models.TextField(blank=True)
     conditioning = models.FileField(upload_to=conditioning_path, blank=True, max_length=255)

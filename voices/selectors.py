@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db.models import Prefetch, Q, QuerySet
 from django.http import Http404
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 
-from synthesis.jobs.text import LANGUAGE_CHAR_LIMITS
+from synthesis.engines import EngineFacts, engine_facts, engines
 from voices.models import Consent, Sample, Voice
 
 LANGUAGE_NAMES = {
@@ -98,8 +100,31 @@ def consent_get(*, user, code) -> Consent:
     return _get_visible(Consent.objects.select_related("recording", "voice"), user, code)
 
 
+def cloning_engine() -> EngineFacts | None:
+    """The engine new cloned voices are built with (VOICES_CLONING_ENGINE, else the first
+    installed engine that clones); None when no installed engine clones."""
+    if settings.VOICES_CLONING_ENGINE:
+        return engine_facts(settings.VOICES_CLONING_ENGINE)
+    return next((facts for facts in engines().values() if facts.clones), None)
+
+
 def language_list() -> list[dict]:
-    return [
-        {"code": code, "name": LANGUAGE_NAMES.get(code, code), "char_limit": limit}
-        for code, limit in LANGUAGE_CHAR_LIMITS.items()
-    ]
+    """Every language some installed engine speaks, with the engines that speak it.
+
+    `char_limit` is the cloning engine's limit for the language (else the first engine's)."""
+    found: dict[str, dict] = {}
+    cloning = cloning_engine()
+    ordered = sorted(engines().values(), key=lambda facts: facts is not cloning)
+    for facts in ordered:
+        for code, limit in facts.char_limits.items():
+            entry = found.setdefault(
+                code,
+                {"code": code, "name": LANGUAGE_NAMES.get(code, code), "char_limit": limit},
+            )
+            entry.setdefault("engines", []).append(facts.name)
+    return list(found.values())
+
+
+def consent_is_expired(consent) -> bool:
+    """A consent phrase may be recorded only until it expires."""
+    return timezone.now() >= consent.expires_at

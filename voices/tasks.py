@@ -1,13 +1,15 @@
-"""Thin Celery tasks: load by id, call the service.
+"""Thin Celery tasks: load by id, call the service. Nothing imports this module: services
+queue these tasks by name (config.queueing), on commit.
 
 Routing is by name (config/celery.py): "voices.tasks.sample_*" runs on the `audio` queue, where
-untrusted uploads are decoded. Speaker verification of a consent recording is audio work too,
-hence its name.
+untrusted uploads are decoded (speaker verification of a consent recording is audio work too,
+hence its name); "voices.tasks.voice_*" runs on the `synthesis` queue, where the engines are.
 """
 
 from celery import shared_task
 
 from voices import services
+from voices.services import conditioning
 
 
 @shared_task(name="voices.tasks.sample_intake")
@@ -18,3 +20,8 @@ def sample_intake(sample_id: int) -> None:
 @shared_task(name="voices.tasks.sample_consent_verify")
 def sample_consent_verify(consent_id: int) -> None:
     services.consent_verify_run(consent_id=consent_id)
+
+
+@shared_task(name="voices.tasks.voice_conditioning_compute")
+def voice_conditioning_compute(*, voice_id: int, sample_names: list[str]) -> None:
+    conditioning.voice_conditioning_compute(voice_id=voice_id, sample_names=sample_names)

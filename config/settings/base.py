@@ -246,6 +246,11 @@ TIMBRE_DEVICE = env.choice("TIMBRE_DEVICE", choices=["auto", "cpu", "cuda"], def
 XTTS_HALF = env.bool("XTTS_HALF", default=False)
 XTTS_DEEPSPEED = env.bool("XTTS_DEEPSPEED", default=False)
 XTTS_MAX_BATCH = env.int("XTTS_MAX_BATCH", default=8)
+# Speech engines this deployment runs: one package per engine under synthesis/engines/ (or any
+# importable package exposing FACTS). The web reads their facts; synthesis workers load them.
+TIMBRE_ENGINES = env.list(
+    "TIMBRE_ENGINES", default=["synthesis.engines.xtts", "synthesis.engines.piper"]
+)
 SYNTHESIS_MAX_CHARACTERS = env.int("SYNTHESIS_MAX_CHARACTERS", default=1_000_000)
 # A running job whose worker has not reported for this long is taken over by a redelivery.
 SYNTHESIS_STALE_SECONDS = env.int("SYNTHESIS_STALE_SECONDS", default=600)
@@ -261,6 +266,9 @@ VOICES_CONSENT_MIN_SPEECH_SECONDS = env.float("VOICES_CONSENT_MIN_SPEECH_SECONDS
 VOICES_SAMPLE_MIN_SPEECH_SECONDS = env.float("VOICES_SAMPLE_MIN_SPEECH_SECONDS", default=6.0)
 VOICES_SAMPLE_MAX_SECONDS = env.float("VOICES_SAMPLE_MAX_SECONDS", default=300.0)
 VOICES_SAMPLE_DENOISE = env.bool("VOICES_SAMPLE_DENOISE", default=False)
+# The engine new cloned voices are built with (a name from TIMBRE_ENGINES); empty: the first
+# installed engine that clones.
+VOICES_CLONING_ENGINE = env.str("VOICES_CLONING_ENGINE", default="")
 VOICES_MAX_SAMPLES_PER_VOICE = env.int("VOICES_MAX_SAMPLES_PER_VOICE", default=10)
 
 # --- Stock voices ---------------------------------------------------------------------------
@@ -268,9 +276,10 @@ VOICES_MAX_SAMPLES_PER_VOICE = env.int("VOICES_MAX_SAMPLES_PER_VOICE", default=1
 PIPER_VOICES_DIR = env.str("PIPER_VOICES_DIR", default="")
 
 # --- Compatibility APIs ---------------------------------------------------------------------
-# Synthesis parameters (a JSON object of SynthesisParams fields, e.g. {"temperature": 0.7}) that
-# jobs made through the OpenAI/ElevenLabs-compatible /v1/ APIs start from; a request's own
-# values win. Tests use it to fix max_new_tokens, which the public APIs do not expose.
+# Synthesis parameters (a JSON object, e.g. {"temperature": 0.7}) every job starts from, on
+# every surface (native API, dashboard, batches, OpenAI/ElevenLabs-compatible /v1/ APIs); a
+# request's own values win, and each engine takes only the parameters it declares. Tests use it
+# to fix max_new_tokens, which the public APIs do not expose.
 SYNTHESIS_DEFAULT_PARAMS = env.json("SYNTHESIS_DEFAULT_PARAMS", default={})
 
 # --- Synthesis API --------------------------------------------------------------------------

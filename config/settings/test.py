@@ -36,3 +36,7 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
             "LOCATION": str(TEST_DATA_DIR / "cache"),
         }
     }
+
+# A test-only engine (tests/support/toy_engine), proving that an engine is a package and
+# nothing else: it is used end to end through the APIs by the tests' real workers.
+TIMBRE_ENGINES = [*TIMBRE_ENGINES, "tests.support.toy_engine"]

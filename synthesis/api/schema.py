@@ -5,7 +5,7 @@ from __future__ import annotations
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 
-from synthesis.api.serializers import ErrorOutput
+from config.api import ErrorOutput
 
 
 def errors(*pairs: tuple[int, str]) -> dict:

@@ -8,12 +8,8 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from synthesis.engines.base import SynthesisParams
-from synthesis.jobs.services import OUTPUT_FORMATS
+from synthesis.jobs.checks import OUTPUT_FORMATS
 from synthesis.models import SynthesisBatch, SynthesisJob, WebhookDelivery
-from voices.api.serializers import ErrorOutput  # noqa: F401  (the one error shape, re-exported)
-
-_RANGES = SynthesisParams._RANGES  # the engine's own bounds, not a copy
 
 
 def absolute_url(path: str, context: dict) -> str:
@@ -25,30 +21,17 @@ def absolute_url(path: str, context: dict) -> str:
 
 
 # --- input -------------------------------------------------------------------------------------
-def _number(name: str, kind=serializers.FloatField, **kwargs):
-    low, high = _RANGES[name]
-    return kind(required=False, min_value=low, max_value=high, **kwargs)
+class ParametersInput(serializers.DictField):
+    """Synthesis parameters. Which ones a voice takes, with their ranges and defaults, depends
+    on its engine (`GET /api/v1/engines`); the service checks them (400 invalid_parameters)."""
 
-
-class ParametersInput(serializers.Serializer):
-    speed = _number("speed", help_text="Speaking rate, 0.25-4 (1 = normal).")
-    temperature = _number("temperature", help_text="Sampling temperature, 0.01-5.")
-    top_k = _number("top_k", serializers.IntegerField)
-    top_p = _number("top_p")
-    repetition_penalty = _number("repetition_penalty")
-    length_penalty = _number("length_penalty")
-    seed = _number(
-        "seed",
-        serializers.IntegerField,
-        allow_null=True,
-        help_text="Same seed, text and voice: the same audio.",
-    )
-    max_new_tokens = _number(
-        "max_new_tokens",
-        serializers.IntegerField,
-        allow_null=True,
-        help_text="Advanced: generate exactly this many audio tokens per chunk (benchmarks).",
-    )
+    def __init__(self, **kwargs):
+        kwargs.setdefault(
+            "help_text",
+            'Engine parameters, e.g. {"speed": 1.1, "seed": 7}; see GET /api/v1/engines '
+            "for what each engine accepts.",
+        )
+        super().__init__(child=serializers.JSONField(), **kwargs)
 
 
 class TextInput(serializers.Serializer):

@@ -26,6 +26,7 @@ from synthesis.api import schema as doc
 from synthesis.api import serializers as s
 from synthesis.api.responses import job_audio_response, job_stream_response, quota_headers
 from synthesis.jobs import outputs, selectors, services
+from synthesis.jobs.checks import voice_sample_rate
 from synthesis.jobs.encoding import FORMATS
 from voices import selectors as voice_selectors
 from voices.models import Voice
@@ -97,9 +98,9 @@ def text_request(user, data: dict) -> dict:
     return {
         "voice": voice,
         "text": data["text"],
-        "language": data.get("language") or voice.language or "en",
+        "language": data.get("language") or "",
         "output_format": data.get("format") or "mp3",
-        "sample_rate": data.get("sample_rate") or services.engine_sample_rate(voice),
+        "sample_rate": data.get("sample_rate"),
         "params": dict(data.get("parameters") or {}),
     }
 
@@ -299,7 +300,7 @@ class JobStream(SynthesisAPIView):
             request,
             job,
             fmt=job.output_format,
-            sample_rate_in=services.engine_sample_rate(wanted["voice"]),
+            sample_rate_in=voice_sample_rate(wanted["voice"]),
             sample_rate_out=job.sample_rate,
         )
         quota_headers(response, user=request.user, cost=job.characters)

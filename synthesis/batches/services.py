@@ -25,9 +25,11 @@ from django.utils import timezone
 from accounts import usage
 from audit.models import AuditEvent
 from audit.services import audit_record
+from config.queueing import task_send_on_commit
 from synthesis.jobs import checks as request_checks
 from synthesis.jobs import services
 from synthesis.models import SynthesisBatch, SynthesisJob
+from synthesis.webhooks.services import batch_event, delivery_create, webhook_url_check
 
 logger = logging.getLogger(__name__)
 
@@ -59,8 +61,6 @@ def batch_create(
         )
     jobs = [_job_fields(owner, index, item) for index, item in enumerate(items)]
     if webhook_url:
-        from synthesis.webhooks.services import webhook_url_check
-
         webhook_url = webhook_url_check(webhook_url)
     fingerprint = ""
     if idempotency_key:
@@ -87,29 +87,26 @@ def batch_create(
 def _job_fields(owner, index: int, item: dict) -> dict:
     voice = item["voice"]
     try:
-        request_checks.voice_check(owner=owner, voice=voice)
-        text, language, checked = request_checks.text_validated(
-            text=item.get("text", ""),
-            language=item.get("language", "en"),
-            output_format=item.get("output_format", "mp3"),
-            params=item.get("params") or {},
-        )
-        request_checks.sample_rate_check(
+        checked = request_checks.request_checked(
+            owner=owner,
             voice=voice,
+            text=item.get("text", ""),
+            language=item.get("language", ""),
             output_format=item.get("output_format", "mp3"),
-            sample_rate=item.get("sample_rate", 24_000),
+            sample_rate=item.get("sample_rate"),
+            params=item.get("params") or {},
         )
     except ValidationError as exc:
         raise ValidationError(f"items[{index}]: {' '.join(exc.messages)}", code=exc.code) from None
     return {
         "voice": voice,
         "voice_code": str(voice.code),
-        "text": text,
-        "characters": len(text),
-        "language": language,
-        "output_format": item.get("output_format", "mp3"),
-        "sample_rate": item.get("sample_rate", 24_000),
-        "params": checked.to_dict(),
+        "text": checked.text,
+        "characters": len(checked.text),
+        "language": checked.language,
+        "output_format": checked.output_format,
+        "sample_rate": checked.sample_rate,
+        "params": checked.params.to_dict(),
     }
 
 
@@ -140,10 +137,8 @@ def _batch_accept(batch: SynthesisBatch, jobs: list[dict], *, request) -> Synthe
         target=batch,
         data={"items": batch.total_items, "characters": batch.total_characters},
     )
-    from synthesis.tasks import synthesize
-
-    ids = [job.pk for job in created]
-    transaction.on_commit(lambda: [synthesize.delay(job_id=job_id) for job_id in ids])
+    for job_id in [job.pk for job in created]:
+        task_send_on_commit("synthesis.tasks.synthesize", job_id=job_id)
     return batch
 
 
@@ -274,18 +269,6 @@ def _batch_ended(batch: SynthesisBatch, *, archive_name: str, error: str) -> Non
         else {"items": batch.total_items},
     )
     if batch.webhook_url:
-        from synthesis.webhooks.services import batch_event, delivery_create
-
         delivery_create(
             owner=batch.owner, url=batch.webhook_url, event=batch_event(batch), batch=batch
         )
-
-
-def batch_counts(batch: SynthesisBatch) -> dict:
-    """How many items are in each state (one grouped query)."""
-    from django.db.models import Count
-
-    counts = dict.fromkeys(SynthesisJob.Status.values, 0)
-    rows = batch.jobs.order_by().values("status").annotate(n=Count("id"))
-    counts.update({row["status"]: row["n"] for row in rows})
-    return counts

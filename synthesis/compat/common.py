@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import Http404, StreamingHttpResponse
 from rest_framework import exceptions, permissions, status
 from rest_framework.settings import api_settings
@@ -16,6 +16,7 @@ from accounts.api.auth import request_api_key
 from config.api import ApiError
 from synthesis.api.responses import job_stream_response, quota_headers
 from synthesis.jobs import services
+from synthesis.jobs.checks import voice_sample_rate
 from synthesis.jobs.encoding import EncodeOptions, EncodingError, check_options
 from synthesis.models import SynthesisJob
 from voices import selectors as voice_selectors
@@ -120,18 +121,13 @@ def voice_by_reference(user, value: str) -> Voice:
 
 
 def job_params(**given) -> dict:
-    """The request's synthesis parameters over the site's (settings.SYNTHESIS_DEFAULT_PARAMS)."""
-    defaults = getattr(settings, "SYNTHESIS_DEFAULT_PARAMS", None) or {}
-    if not isinstance(defaults, dict):
-        raise ImproperlyConfigured(
-            'SYNTHESIS_DEFAULT_PARAMS must be a JSON object, e.g. {"temperature": 0.7}.'
-        )
-    return {**defaults, **{name: value for name, value in given.items() if value is not None}}
+    """The parameters the client sent (site defaults are applied by the job service)."""
+    return {name: value for name, value in given.items() if value is not None}
 
 
 def encode_options(voice: Voice, *, fmt: str, sample_rate=None, bitrate=None) -> EncodeOptions:
     """Checked encoding options from the voice's engine rate to what the client asked for."""
-    rate_in = services.engine_sample_rate(voice)
+    rate_in = voice_sample_rate(voice)
     try:
         return check_options(
             fmt=fmt, sample_rate_in=rate_in, sample_rate_out=sample_rate, bitrate=bitrate

@@ -30,6 +30,7 @@ from synthesis.compat.common import (
     valid,
     voice_by_id,
 )
+from synthesis.engines import engines
 from synthesis.jobs import selectors as synthesis_selectors
 from synthesis.models import SynthesisJob
 from voices.selectors import LANGUAGE_NAMES
@@ -66,12 +67,12 @@ def output_format_parse(value: str | None) -> tuple[str, int, int | None]:
 
 def model_check(model_id: str | None) -> None:
     """ElevenLabs' model ids (any eleven_*) and Timbre's; the voice picks the engine."""
-    if not model_id or model_id.startswith("eleven_") or model_id in s.TIMBRE_MODELS:
+    if not model_id or model_id.startswith("eleven_") or model_id in s.timbre_models():
         return
     raise ApiError(
         code="unsupported_model",
         message=f"Unknown model_id {model_id!r}; use an eleven_* id or one of: "
-        f"{', '.join(s.TIMBRE_MODELS)}.",
+        f"{', '.join(s.timbre_models())}.",
     )
 
 
@@ -231,8 +232,18 @@ def eleven_models() -> list[dict]:
     """GET /v1/models for ElevenLabs clients. The eleven_* ids are aliases: the voice decides."""
     languages = [{"language_id": code, "name": name} for code, name in LANGUAGE_NAMES.items()]
     models = [
-        ("xtts-v2", "XTTS v2 (your cloned voices)", languages),
-        ("piper", "Piper (stock voices)", languages),
+        (
+            facts.model_id,
+            f"{facts.label} ({'your cloned voices' if facts.clones else 'stock voices'})",
+            [
+                {"language_id": code, "name": LANGUAGE_NAMES.get(code, code)}
+                for code in facts.languages
+            ]
+            or languages,
+        )
+        for facts in engines().values()
+    ]
+    models += [
         ("eleven_multilingual_v2", "Alias: the voice's own engine", languages),
         ("eleven_flash_v2_5", "Alias: the voice's own engine", languages),
         ("eleven_turbo_v2_5", "Alias: the voice's own engine", languages),

@@ -26,7 +26,6 @@ from accounts.selectors import plan_for_user
 from config.api import ApiError
 from synthesis.compat import serializers as s
 from synthesis.compat.common import CompatView, valid, voice_by_id
-from synthesis.jobs.text import resolve_language
 from voices import selectors as voice_selectors
 from voices import services as voice_services
 from voices.models import Consent, Sample, Voice
@@ -142,8 +141,9 @@ def labels_parse(raw: str) -> dict:
 
 def _language_hint(labels: dict) -> str:
     # ElevenLabs' "language" label is free text; use it only when it names a language we speak.
+    engine = voice_selectors.cloning_engine()
     try:
-        return resolve_language(str(labels.get("language") or ""))
+        return engine.resolve_language(str(labels.get("language") or "")) if engine else ""
     except ValueError:
         return ""
 

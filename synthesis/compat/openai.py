@@ -28,6 +28,7 @@ from synthesis.compat.common import (
     valid,
     voice_by_reference,
 )
+from synthesis.compat.elevenlabs import eleven_models
 from synthesis.models import SynthesisJob
 from voices import selectors as voice_selectors
 
@@ -126,11 +127,9 @@ class ModelList(CompatView):
 
     def get(self, request):
         if request.headers.get("xi-api-key"):
-            from synthesis.compat.elevenlabs import eleven_models
-
             return Response(eleven_models())
         models = [
             {"id": name, "object": "model", "created": MODELS_CREATED, "owned_by": "timbre"}
-            for name in s.SPEECH_MODELS
+            for name in s.speech_models()
         ]
         return Response({"object": "list", "data": models})

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from synthesis.engines import engines
 from synthesis.jobs.encoding import FORMATS
 from synthesis.models import SynthesisJob
 from voices.models import Consent, Voice
@@ -15,8 +16,6 @@ from voices.models import Consent, Voice
 SPEED_MIN, SPEED_MAX = 0.25, 4.0
 SPEED_MESSAGE = f"speed must be between {SPEED_MIN} and {SPEED_MAX}."
 SPEED_ERRORS = {"min_value": SPEED_MESSAGE, "max_value": SPEED_MESSAGE, "invalid": SPEED_MESSAGE}
-# The model id a history item reports, by the engine that spoke it.
-ENGINE_MODEL_IDS = {"xtts": "xtts-v2", "piper": "piper"}
 
 
 def _unix(moment) -> int:
@@ -26,8 +25,23 @@ def _unix(moment) -> int:
 # --- OpenAI -----------------------------------------------------------------------------------
 # Accepted for compatibility; the voice, not the model, decides which engine speaks.
 OPENAI_MODELS = ("tts-1", "tts-1-hd", "gpt-4o-mini-tts")
-TIMBRE_MODELS = ("xtts-v2", "piper")
-SPEECH_MODELS = (*OPENAI_MODELS, *TIMBRE_MODELS)
+
+
+def timbre_models() -> tuple[str, ...]:
+    """The installed engines' model ids (an engine is chosen as the model)."""
+    return tuple(facts.model_id for facts in engines().values())
+
+
+def speech_models() -> tuple[str, ...]:
+    return (*OPENAI_MODELS, *timbre_models())
+
+
+def engine_model_id(engine: str) -> str | None:
+    """The model id a history item reports, by the engine that spoke it."""
+    facts = engines().get(engine)
+    return facts.model_id if facts else None
+
+
 OPENAI_CONTENT_TYPES = {
     "mp3": "audio/mpeg",
     "opus": "audio/opus",
@@ -74,9 +88,9 @@ class SpeechInput(serializers.Serializer):
     instructions = serializers.CharField(required=False, allow_blank=True)  # accepted, ignored
 
     def validate_model(self, value: str) -> str:
-        if value not in SPEECH_MODELS:
+        if value not in speech_models():
             raise serializers.ValidationError(
-                f"Unknown model {value!r}; use one of: {', '.join(SPEECH_MODELS)}."
+                f"Unknown model {value!r}; use one of: {', '.join(speech_models())}."
             )
         return value
 
@@ -203,7 +217,7 @@ def history_item(job: SynthesisJob) -> dict:
         "history_item_id": str(job.code),
         "request_id": str(job.code),
         "voice_id": str(voice.code) if voice else None,
-        "model_id": ENGINE_MODEL_IDS.get(voice.engine) if voice else None,
+        "model_id": engine_model_id(voice.engine) if voice else None,
         "voice_name": voice.name if voice else None,
         "voice_category": ("premade" if voice.is_stock else "cloned") if voice else None,
         "text": job.text,

@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from .facts import SynthesisParams
+
 # Key under which Conditioning metadata is stored inside the .npz; a JSON string array, so
 # loading never needs pickle.
 _META_KEY = "__meta__"
@@ -47,55 +49,6 @@ class EngineUnavailable(Exception):
         super().__init__(f"{reason} Fix: {fix}" if fix else reason)
         self.reason = reason
         self.fix = fix
-
-
-@dataclass(frozen=True)
-class SynthesisParams:
-    """Sampling and output settings for one synthesis request.
-
-    `max_new_tokens` forces exactly that many generated audio tokens (the stop token is
-    ignored). Benchmarks and tests use it because random weights rarely emit the stop token,
-    and because it makes runs of different code paths comparable.
-    """
-
-    speed: float = 1.0
-    temperature: float = 0.75
-    top_k: int = 50
-    top_p: float = 0.85
-    repetition_penalty: float = 10.0
-    length_penalty: float = 1.0
-    seed: int | None = None
-    max_new_tokens: int | None = None
-
-    # (low, high) inclusive bounds; None = unbounded on that side.
-    _RANGES = {
-        "speed": (0.25, 4.0),
-        "temperature": (0.01, 5.0),
-        "top_k": (1, 10_000),
-        "top_p": (0.01, 1.0),
-        "repetition_penalty": (1.0, 50.0),
-        "length_penalty": (0.0, 10.0),
-        "max_new_tokens": (1, 100_000),
-        "seed": (0, 2**63 - 1),
-    }
-
-    def validate(self) -> SynthesisParams:
-        """Raise ValueError naming the first out-of-range field; return self when all are valid."""
-        for name, (low, high) in self._RANGES.items():
-            value = getattr(self, name)
-            if value is None and name in ("seed", "max_new_tokens"):
-                continue
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise ValueError(f"{name} must be a number, got {value!r}")
-            if name in ("top_k", "max_new_tokens", "seed") and not isinstance(value, int):
-                raise ValueError(f"{name} must be an integer, got {value!r}")
-            if not math.isfinite(value) or not low <= value <= high:
-                raise ValueError(f"{name} must be between {low} and {high}, got {value!r}")
-        return self
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain dict (stored with a job so a run can be reproduced)."""
-        return asdict(self)
 
 
 @dataclass

@@ -34,12 +34,14 @@ class ParamSpec:
             raise ValueError(f"{self.name} must be a number, got {value!r}")
         if self.kind is int and not (isinstance(value, int) or float(value).is_integer()):
             raise ValueError(f"{self.name} must be an integer, got {value!r}")
-        if not math.isfinite(value):
-            raise ValueError(f"{self.name} must be a finite number, got {value!r}")
-        if (self.low is not None and value < self.low) or (
-            self.high is not None and value > self.high
+        if (
+            not math.isfinite(value)
+            or (self.low is not None and value < self.low)
+            or (self.high is not None and value > self.high)
         ):
-            raise ValueError(f"{self.name} must be between {self.low} and {self.high}, got {value!r}")
+            raise ValueError(
+                f"{self.name} must be between {self.low} and {self.high}, got {value!r}"
+            )
         return self.kind(value)
 
     def to_dict(self) -> dict[str, Any]:
@@ -158,6 +160,11 @@ class EngineFacts:
         return SynthesisParams(
             {spec.name: spec.check(given.get(spec.name, spec.default)) for spec in self.params}
         )
+
+    def params_complete(self, given: Mapping[str, Any] | None) -> SynthesisParams:
+        """Like `params_checked`, but parameters this engine does not use are dropped (what an
+        engine does with parameters stored for a job, or meant for another engine)."""
+        return self.params_checked(self.params_supported(given))
 
     def params_supported(self, given: Mapping[str, Any] | None) -> dict[str, Any]:
         """Only the entries of `given` this engine accepts (for site-wide defaults)."""

@@ -79,7 +79,7 @@ def bench_conditioning(engine, reference: Path) -> tuple[dict, Conditioning]:
 def bench_throughput(engine, cond: Conditioning, *, text: str, tokens: int, seed: int) -> dict:
     from synthesis.jobs.text import split_text
 
-    chunks = [c.text for c in split_text(text, language="en")]
+    chunks = [c.text for c in split_text(text, language="en", limit=engine.char_limit("en"))]
     params = SynthesisParams(seed=seed, max_new_tokens=tokens)
     stock_s, stock_audio = _timed(
         lambda: [

@@ -1,4 +1,8 @@
-"""Checking a synthesis request before anything is written (used by jobs and batches).
+"""Checking a synthesis request before anything is written (jobs, streams and batches).
+
+Everything engine-specific comes from the voice's engine facts (`synthesis.engines`): its
+languages, sample rate and parameters. Site-wide default parameters
+(settings.SYNTHESIS_DEFAULT_PARAMS) apply here, so they hold on every surface.
 
 Every refusal is a ValidationError with a `.code` the API shows (empty_text, text_too_long,
 unsupported_language, unsupported_format, unsupported_sample_rate, invalid_parameters,
@@ -9,21 +13,51 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ImproperlyConfigured, ValidationError
 from rest_framework import status
 
 from config.api import ApiError
-from synthesis.engines.base import SynthesisParams
+from synthesis.engines import EngineFacts, SynthesisParams, engine_facts
+from synthesis.jobs.encoding import FORMATS, EncodingError, check_options
+from synthesis.jobs.text import normalize_text
 from voices.models import Voice
 
-OUTPUT_FORMATS = ("wav", "mp3", "opus", "aac", "flac", "pcm")
+OUTPUT_FORMATS = tuple(FORMATS)  # the one table of formats is synthesis.jobs.encoding.FORMATS
 
 
-def text_validated(*, text: str, language: str, output_format: str, params: dict) -> tuple:
-    from synthesis.jobs.text import SUPPORTED_LANGUAGES, normalize_text, resolve_language
+@dataclass(frozen=True)
+class CheckedRequest:
+    text: str
+    language: str
+    output_format: str
+    sample_rate: int
+    params: SynthesisParams
 
+
+def voice_engine(voice: Voice) -> EngineFacts:
+    return engine_facts(voice.engine)
+
+
+def voice_sample_rate(voice: Voice) -> int:
+    """The rate the voice's engine generates at (a job's default output rate)."""
+    return voice_engine(voice).sample_rate
+
+
+def request_checked(
+    *,
+    owner,
+    voice: Voice,
+    text: str,
+    language: str = "",
+    output_format: str = "mp3",
+    sample_rate: int | None = None,
+    params: dict | None = None,
+) -> CheckedRequest:
+    """One request, checked against the voice's engine; defaults filled from the voice."""
+    voice_check(owner=owner, voice=voice)
     if not text or not text.strip():
         raise ValidationError("Text is empty.", code="empty_text")
     if len(text) > settings.SYNTHESIS_MAX_CHARACTERS:
@@ -31,45 +65,43 @@ def text_validated(*, text: str, language: str, output_format: str, params: dict
             f"Text is {len(text)} characters; the limit is {settings.SYNTHESIS_MAX_CHARACTERS}.",
             code="text_too_long",
         )
+    facts = voice_engine(voice)
     try:
-        language = resolve_language(language)
-    except ValueError:
+        language = facts.resolve_language(
+            language or voice.language or facts.languages[0], voice_language=voice.language
+        )
+    except (ValueError, IndexError) as exc:
+        raise ValidationError(str(exc), code="unsupported_language") from None
+    if output_format not in FORMATS:
         raise ValidationError(
-            f"Unsupported language {language!r}; use one of: {', '.join(SUPPORTED_LANGUAGES)}.",
-            code="unsupported_language",
-        ) from None
-    if output_format not in OUTPUT_FORMATS:
-        raise ValidationError(
-            f"Unsupported format {output_format!r}; use one of: {', '.join(OUTPUT_FORMATS)}.",
+            f"Unsupported format {output_format!r}; use one of: {', '.join(FORMATS)}.",
             code="unsupported_format",
         )
+    sample_rate = sample_rate or facts.sample_rate
     try:
-        checked = SynthesisParams(**params).validate()
+        check_options(
+            fmt=output_format, sample_rate_in=facts.sample_rate, sample_rate_out=sample_rate
+        )
+    except EncodingError as exc:
+        raise ValidationError(str(exc), code="unsupported_sample_rate") from None
+    try:
+        checked = facts.params_checked({**site_default_params(facts), **(params or {})})
     except (TypeError, ValueError) as exc:
         raise ValidationError(f"Invalid parameters: {exc}", code="invalid_parameters") from None
     text = normalize_text(text)
     if not text.strip():  # nothing speakable left once control characters are gone
         raise ValidationError("Text is empty.", code="empty_text")
-    return text, language, checked
+    return CheckedRequest(text, language, output_format, sample_rate, checked)
 
 
-# The rate each engine generates at (what a stream job pushes to its channel).
-ENGINE_SAMPLE_RATES = {"xtts": 24_000, "piper": 22_050}
-
-
-def engine_sample_rate(voice: Voice) -> int:
-    return ENGINE_SAMPLE_RATES.get(voice.engine, 24_000)
-
-
-def sample_rate_check(*, voice: Voice, output_format: str, sample_rate: int) -> None:
-    from synthesis.jobs.encoding import EncodingError, check_options
-
-    try:
-        check_options(
-            fmt=output_format, sample_rate_in=engine_sample_rate(voice), sample_rate_out=sample_rate
+def site_default_params(facts: EngineFacts) -> dict:
+    """settings.SYNTHESIS_DEFAULT_PARAMS, limited to what this engine accepts."""
+    defaults = getattr(settings, "SYNTHESIS_DEFAULT_PARAMS", None) or {}
+    if not isinstance(defaults, dict):
+        raise ImproperlyConfigured(
+            'SYNTHESIS_DEFAULT_PARAMS must be a JSON object, e.g. {"temperature": 0.7}.'
         )
-    except EncodingError as exc:
-        raise ValidationError(str(exc), code="unsupported_sample_rate") from None
+    return facts.params_supported(defaults)
 
 
 def voice_check(*, owner, voice: Voice) -> None:

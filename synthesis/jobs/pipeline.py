@@ -9,14 +9,13 @@ format with complete headers, and the result is saved through the storage API.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from django.core.files import File
 
-from synthesis.engines import runtime
-from synthesis.engines.base import EngineUnavailable, SynthesisParams
-from synthesis.jobs import services
+from synthesis.engines import engine_facts, runtime
+from synthesis.engines.base import EngineUnavailable
 from synthesis.jobs.joining import PARAGRAPH_PAUSE_MS
 from synthesis.jobs.streaming import channel_for
 from synthesis.jobs.text import Chunk, split_text
@@ -58,8 +57,12 @@ def _batches(chunks: list[Chunk], size: int) -> Iterator[list[Chunk]]:
         yield chunks[start : start + size]
 
 
-def render_job(job: SynthesisJob) -> tuple[str, float]:
-    """Synthesize, join and encode the job's text; return (storage name, audio seconds)."""
+def render_job(job: SynthesisJob, *, progress: Callable[[int], bool]) -> tuple[str, float]:
+    """Synthesize, join and encode the job's text; return (storage name, audio seconds).
+
+    `progress(chunks_done)` is called after each chunk; when it answers False (the job was
+    cancelled or taken over) rendering stops with JobCancelled.
+    """
     from synthesis.jobs.encoding import FORMATS, check_options, encode_raw_file
     from synthesis.jobs.joining import Joiner
 
@@ -67,7 +70,7 @@ def render_job(job: SynthesisJob) -> tuple[str, float]:
         raise ValueError("the voice of this job was deleted")
     engine = runtime.engine_get(job.voice.engine)
     conditioning = conditioning_load(job.voice)
-    params = SynthesisParams(**job.params).validate()
+    params = engine_facts(job.voice.engine).params_complete(job.params)
     check_options(
         fmt=job.output_format, sample_rate_in=engine.sample_rate, sample_rate_out=job.sample_rate
     )
@@ -86,6 +89,7 @@ def render_job(job: SynthesisJob) -> tuple[str, float]:
                 conditioning=conditioning,
                 params=params,
                 joiner=Joiner(sample_rate=engine.sample_rate),
+                progress=progress,
             )
         audio_format = FORMATS[job.output_format]
         out_path = Path(tmp) / f"audio.{audio_format.extension}"
@@ -101,7 +105,7 @@ def render_job(job: SynthesisJob) -> tuple[str, float]:
     return job.audio.name, samples / engine.sample_rate
 
 
-def _generate_into(raw, *, job, engine, chunks, conditioning, params, joiner) -> int:
+def _generate_into(raw, *, job, engine, chunks, conditioning, params, joiner, progress) -> int:
     """Generate every chunk, join and append raw float32 to `raw`; return the sample count.
 
     Streamed jobs go chunk by chunk through the engine's streaming path and also push each
@@ -117,11 +121,11 @@ def _generate_into(raw, *, job, engine, chunks, conditioning, params, joiner) ->
         for first, last, audio in pieces:
             piece = joiner.add_piece(audio, chunk_start=first, chunk_end=last, pause_ms=pause)
             samples += _emit(raw, channel, piece)
-        if not services.job_progress(job=job, chunks_done=done):
+        if not progress(done):
             raise JobCancelled
     samples += _emit(raw, channel, joiner.finish())
     if channel is not None:
-        channel.end()  # failures and cancellations end the stream in services.job_run
+        channel.end()  # failures and cancellations end the stream in runner.job_run
     return samples
 
 

@@ -3,7 +3,7 @@ else gets a 404 (never a 403), and every queryset a user reaches is filtered in 
 
 from __future__ import annotations
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, QuerySet, Sum
 from django.shortcuts import get_object_or_404
 
 from synthesis.models import SynthesisBatch, SynthesisJob, WebhookDelivery
@@ -61,3 +61,14 @@ def delivery_get(*, user, code) -> WebhookDelivery:
     return get_object_or_404(
         _own(WebhookDelivery.objects.select_related("job", "batch"), user), code=code
     )
+
+
+def stored_bytes(*, user) -> int:
+    """Bytes of a user's kept job audio and batch archives (counts against plan storage)."""
+    jobs = SynthesisJob.objects.filter(owner=user).exclude(audio="").aggregate(n=Sum("audio_bytes"))
+    batches = (
+        SynthesisBatch.objects.filter(owner=user)
+        .exclude(archive="")
+        .aggregate(n=Sum("archive_bytes"))
+    )
+    return (jobs["n"] or 0) + (batches["n"] or 0)

@@ -10,7 +10,6 @@ queued on commit when a job ends.
 from __future__ import annotations
 
 import logging
-import time
 from datetime import timedelta
 
 from django.conf import settings
@@ -22,17 +21,10 @@ from django.utils import timezone
 from accounts import usage
 from audit.models import AuditEvent
 from audit.services import audit_record
-from synthesis.jobs.checks import (  # noqa: F401  (OUTPUT_FORMATS, engine_sample_rate: API)
-    ENGINE_SAMPLE_RATES,
-    OUTPUT_FORMATS,
-    engine_sample_rate,
-    idempotency_conflict,
-    request_fingerprint,
-    sample_rate_check,
-    text_validated,
-    voice_check,
-)
+from config.queueing import task_send_on_commit
+from synthesis.jobs.checks import idempotency_conflict, request_checked, request_fingerprint
 from synthesis.models import SynthesisJob
+from synthesis.webhooks.services import delivery_create, webhook_url_check
 from voices.models import Voice
 
 logger = logging.getLogger(__name__)
@@ -43,9 +35,9 @@ def job_create(
     owner,
     voice: Voice,
     text: str,
-    language: str = "en",
+    language: str = "",
     output_format: str = "mp3",
-    sample_rate: int = 24_000,
+    sample_rate: int | None = None,
     params: dict | None = None,
     stream: bool = False,
     request=None,
@@ -72,24 +64,26 @@ def job_create(
     With an `idempotency_key` a repeated request returns the job the first one made, charged
     once; that job has `idempotent_replay = True` (a new job has it False).
     """
-    voice_check(owner=owner, voice=voice)
-    text, language, checked = text_validated(
-        text=text, language=language, output_format=output_format, params=params or {}
+    checked = request_checked(
+        owner=owner,
+        voice=voice,
+        text=text,
+        language=language,
+        output_format=output_format,
+        sample_rate=sample_rate,
+        params=params,
     )
-    sample_rate_check(voice=voice, output_format=output_format, sample_rate=sample_rate)
     if webhook_url:
-        from synthesis.webhooks.services import webhook_url_check
-
         webhook_url = webhook_url_check(webhook_url)
     fields = {
         "owner": owner,
         "voice": voice,
-        "text": text,
-        "characters": len(text),
-        "language": language,
-        "output_format": output_format,
-        "sample_rate": sample_rate,
-        "params": checked.to_dict(),
+        "text": checked.text,
+        "characters": len(checked.text),
+        "language": checked.language,
+        "output_format": checked.output_format,
+        "sample_rate": checked.sample_rate,
+        "params": checked.params.to_dict(),
         "stream": stream,
         "webhook_url": webhook_url,
         "store": store,
@@ -141,9 +135,7 @@ def _job_accept(fields: dict, *, request) -> SynthesisJob:
         target=job,
         data={"characters": job.characters, "voice": str(job.voice.code), "stream": job.stream},
     )
-    from synthesis.tasks import synthesize
-
-    transaction.on_commit(lambda: synthesize.delay(job_id=job.pk))
+    task_send_on_commit("synthesis.tasks.synthesize", job_id=job.pk)
     return job
 
 
@@ -167,7 +159,7 @@ def job_cancel(*, job: SynthesisJob, user, request=None, api_key=None) -> Synthe
     ):
         job.refresh_from_db()
         _job_ended(job, refund=True)
-        _stream_end_on_commit(job, error="The job was cancelled.")
+        job_stream_end_on_commit(job, error="The job was cancelled.")
     elif not SynthesisJob.objects.filter(pk=job.pk, status=SynthesisJob.Status.RUNNING).update(
         cancel_requested=True
     ):
@@ -324,14 +316,9 @@ def _job_ended(job: SynthesisJob, *, refund: bool, event: str = "") -> None:
     else:
         job_settle_quota(job=job)
     if event and job.webhook_url:
-        from synthesis.webhooks.services import delivery_create
-
         delivery_create(owner=job.owner, url=job.webhook_url, event=event, job=job)
     if job.batch_id:
-        from synthesis.housekeeping import batch_finish
-
-        batch_id = job.batch_id
-        transaction.on_commit(lambda: batch_finish.delay(batch_id=batch_id))
+        task_send_on_commit("synthesis.housekeeping.batch_finish", batch_id=job.batch_id)
 
 
 def job_settle_quota(*, job: SynthesisJob) -> bool:
@@ -364,41 +351,7 @@ def _quota_end(job: SynthesisJob, state: str, apply) -> bool:
     return bool(moved)
 
 
-def job_run(*, job_id: int, worker: str) -> None:
-    """Run a job end to end in this worker (the `synthesize` task's body). Idempotent."""
-    from synthesis.jobs.pipeline import JobCancelled, render_job
-
-    job = job_claim(job_id=job_id, worker=worker)
-    if job is None:
-        logger.info("Job %s is not ours to run (finished, cancelled or running elsewhere).", job_id)
-        return
-    started = time.monotonic()
-    try:
-        audio_name, audio_seconds = render_job(job)
-    except JobCancelled:
-        if job_finish_cancelled(job=job):  # not when another worker took the job over
-            _stream_end(job, error="The job was cancelled.")
-        return
-    except Exception as exc:  # a job must end failed with a reason, never stuck running
-        from synthesis.jobs.pipeline import user_facing_error
-
-        logger.exception("Synthesis job %s failed", job.code)
-        error = user_facing_error(exc)
-        if job_fail(job=job, error=error, compute_seconds=time.monotonic() - started):
-            _stream_end(job, error=error)
-        return
-    if not job_succeed(
-        job=job,
-        audio_name=audio_name,
-        audio_seconds=audio_seconds,
-        compute_seconds=time.monotonic() - started,
-    ):
-        from django.core.files.storage import default_storage
-
-        default_storage.delete(audio_name)  # cancelled at the very end: keep nothing
-
-
-def _stream_end(job: SynthesisJob, *, error: str) -> None:
+def job_stream_end(job: SynthesisJob, *, error: str) -> None:
     """Tell a streaming reader the job ended without audio (it would otherwise wait)."""
     if job.stream:
         from synthesis.jobs.streaming import channel_for
@@ -409,6 +362,6 @@ def _stream_end(job: SynthesisJob, *, error: str) -> None:
             logger.warning("Could not end the stream of job %s", job.code, exc_info=True)
 
 
-def _stream_end_on_commit(job: SynthesisJob, *, error: str) -> None:
+def job_stream_end_on_commit(job: SynthesisJob, *, error: str) -> None:
     if job.stream:
-        transaction.on_commit(lambda: _stream_end(job, error=error))
+        transaction.on_commit(lambda: job_stream_end(job, error=error))

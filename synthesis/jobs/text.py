@@ -5,36 +5,21 @@ its per-language limit, so long texts are split into sentences and packed into c
 limit. Pure Python: the web process imports this to validate and count, the worker to split.
 """
 
+from __future__ import annotations
+
 import re
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from types import MappingProxyType
 
-# The limits XTTS v2's tokenizer warns about (VoiceBpeTokenizer.char_limits), counted with len().
-LANGUAGE_CHAR_LIMITS = MappingProxyType(
-    {
-        "en": 250,
-        "de": 253,
-        "fr": 273,
-        "es": 239,
-        "it": 213,
-        "pt": 203,
-        "pl": 224,
-        "zh-cn": 82,
-        "ar": 166,
-        "cs": 186,
-        "ru": 182,
-        "nl": 251,
-        "tr": 226,
-        "ja": 71,
-        "hu": 224,
-        "ko": 95,
-        "hi": 150,
-    }
-)
-SUPPORTED_LANGUAGES = tuple(LANGUAGE_CHAR_LIMITS)
-LANGUAGE_ALIASES = MappingProxyType({"zh": "zh-cn"})
+# Languages with sentence rules of their own (abbreviations, CJK punctuation, caseless scripts);
+# any other language is split with the generic rules for spaced scripts. Which languages a
+# request may use, and each one's chunk limit, is the engine's business (its facts).
+RULE_LANGUAGES = (
+    "en", "de", "fr", "es", "it", "pt", "pl", "zh-cn", "ar", "cs", "ru", "nl", "tr", "ja",
+    "hu", "ko", "hi",
+)  # fmt: skip
 
 PARAGRAPH_BREAK = "\n\n"
 
@@ -56,14 +41,13 @@ class Chunk:
     index: int
 
 
-def resolve_language(language: str) -> str:
-    """Return the canonical XTTS code for ``language`` ("zh" -> "zh-cn"); ValueError if unknown."""
+def _rules(language: str) -> _Rules:
     code = str(language).strip().lower().replace("_", "-")
-    code = LANGUAGE_ALIASES.get(code, code)
-    if code not in LANGUAGE_CHAR_LIMITS:
-        supported = ", ".join(sorted(SUPPORTED_LANGUAGES))
-        raise ValueError(f"Unsupported language {language!r}. Supported languages: {supported}.")
-    return code
+    base = code.split("-")[0]
+    for candidate in (code, base, "zh-cn" if base == "zh" else ""):
+        if candidate in _RULES:
+            return _RULES[candidate]
+    return _GENERIC_RULES
 
 
 # --- normalisation ------------------------------------------------------------------------------
@@ -218,7 +202,8 @@ def _rules_for(language: str) -> _Rules:
     )
 
 
-_RULES = MappingProxyType({code: _rules_for(code) for code in SUPPORTED_LANGUAGES})
+_RULES = MappingProxyType({code: _rules_for(code) for code in RULE_LANGUAGES})
+_GENERIC_RULES = _rules_for("")
 
 
 def _word_before(text: str, end: int) -> str:
@@ -346,9 +331,7 @@ def _pack(text: str, units: Iterator[tuple[int, int]], limit: int) -> Iterator[s
         yield text[chunk_start:chunk_end]
 
 
-def _resolve_limit(language: str, limit: int | None) -> int:
-    if limit is None:
-        return LANGUAGE_CHAR_LIMITS[language]
+def _check_limit(limit: int) -> int:
     if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
         raise ValueError(f"limit must be a positive integer, not {limit!r}")
     return limit
@@ -359,7 +342,7 @@ def split_sentences(text: str, *, language: str) -> list[str]:
 
     A sentence never spans a paragraph break. Sentence length is not limited here.
     """
-    rules = _RULES[resolve_language(language)]
+    rules = _rules(language)
     sentences: list[str] = []
     for paragraph in normalize_text(text).split(PARAGRAPH_BREAK):
         flat = paragraph.replace("\n", " ")
@@ -367,8 +350,8 @@ def split_sentences(text: str, *, language: str) -> list[str]:
     return sentences
 
 
-def split_text(text: str, *, language: str, limit: int | None = None) -> list[Chunk]:
-    """Split ``text`` into chunks of at most ``limit`` characters (default: the language's).
+def split_text(text: str, *, language: str, limit: int) -> list[Chunk]:
+    """Split ``text`` into chunks of at most ``limit`` characters (the engine's for the language).
 
     The text is normalised first (:func:`normalize_text`). Sentences of one paragraph are packed
     greedily; chunks never span a paragraph break. A sentence over the limit is cut at clause
@@ -376,12 +359,12 @@ def split_text(text: str, *, language: str, limit: int | None = None) -> list[Ch
     such as a URL) is cut between characters, never before a combining mark. Chunks with nothing
     to speak (e.g. a "* * *" scene break) are dropped, keeping their paragraph break.
 
-    Raises ValueError for an unknown language or bad limit, and EmptyTextError (a ValueError)
+    Languages without rules of their own get the generic rules. Raises ValueError for a bad
+    limit, and EmptyTextError (a ValueError)
     when nothing speakable is left.
     """
-    language = resolve_language(language)
-    limit = _resolve_limit(language, limit)
-    rules = _RULES[language]
+    limit = _check_limit(limit)
+    rules = _rules(language)
     paragraphs = []
     for paragraph in normalize_text(text).split(PARAGRAPH_BREAK):
         flat = paragraph.replace("\n", " ")  # a single newline is a line wrap, not a pause

@@ -1,13 +1,19 @@
 from django import forms
 
-from synthesis.jobs.services import OUTPUT_FORMATS
-from synthesis.jobs.text import SUPPORTED_LANGUAGES
+from synthesis.jobs.checks import OUTPUT_FORMATS
+from voices.selectors import language_list
+
+
+def _language_choices() -> list[tuple[str, str]]:
+    return [("", "The voice's own language")] + [
+        (entry["code"], entry["name"]) for entry in language_list()
+    ]
 
 
 class SpeakForm(forms.Form):
     text = forms.CharField(widget=forms.Textarea(attrs={"rows": 8}), max_length=1_000_000)
     voice = forms.ModelChoiceField(queryset=None, empty_label=None)
-    language = forms.ChoiceField(choices=[(code, code) for code in SUPPORTED_LANGUAGES])
+    language = forms.ChoiceField(choices=_language_choices, required=False)
     output_format = forms.ChoiceField(choices=[(f, f) for f in OUTPUT_FORMATS], initial="mp3")
     speed = forms.FloatField(min_value=0.25, max_value=4.0, initial=1.0)
 

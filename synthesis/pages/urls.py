@@ -3,6 +3,7 @@ from django.urls import path
 from synthesis.pages import views as pages
 
 urlpatterns = [
+    path("dashboard/", pages.dashboard, name="dashboard"),
     path("speak/", pages.speak, name="speak"),
     path("jobs/<uuid:code>/", pages.job_detail, name="synthesis_job"),
     path("jobs/<uuid:code>/audio", pages.job_audio, name="synthesis_job_audio"),

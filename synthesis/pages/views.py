@@ -6,13 +6,21 @@ from django.core.exceptions import ValidationError
 from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
+from accounts.selectors import plan_for_user
 from config.api import ApiError
 from synthesis.jobs import services
+from synthesis.jobs.encoding import FORMATS
 from synthesis.models import SynthesisJob
 from synthesis.pages.forms import SpeakForm
-from synthesis.workers.status import engine_summary
+from synthesis.workers.status import cloning_summary
 from voices.models import Voice
 from voices.selectors import visible_to
+
+
+@login_required
+def dashboard(request):
+    context = {"plan": plan_for_user(request.user), "cloning": cloning_summary()}
+    return render(request, "dashboard.html", context)
 
 
 def _ready_voices(user):
@@ -43,7 +51,7 @@ def speak(request):
         else:
             messages.success(request, "Queued: the audio appears here as soon as it is ready.")
             return redirect("synthesis_job", code=job.code)
-    context = {"form": form, "cloning": engine_summary("xtts"), "has_voices": voices.exists()}
+    context = {"form": form, "cloning": cloning_summary(), "has_voices": voices.exists()}
     return render(request, "synthesis/speak.html", context)
 
 
@@ -74,8 +82,6 @@ def job_audio(request, code):
     job = _own_job(request, code)
     if job.status != SynthesisJob.Status.SUCCEEDED or not job.audio:
         raise Http404("No audio for this job.")
-    from synthesis.jobs.encoding import FORMATS
-
     fmt = FORMATS[job.output_format]
     return FileResponse(
         job.audio.open("rb"),

@@ -33,7 +33,9 @@ from django.db.models import F
 from django.utils import timezone
 
 from audit.services import audit_record
+from config.queueing import task_send_on_commit
 from synthesis.models import SynthesisBatch, SynthesisJob, WebhookDelivery, WebhookSecret
+from synthesis.webhooks import payloads
 
 logger = logging.getLogger(__name__)
 
@@ -162,18 +164,14 @@ def delivery_create(
         "data": _event_data(job=job, batch=batch),
     }
     delivery.save()
-    from synthesis.housekeeping import webhook_deliver
-
-    transaction.on_commit(lambda: webhook_deliver.delay(delivery_id=delivery.pk))
+    task_send_on_commit("synthesis.housekeeping.webhook_deliver", delivery_id=delivery.pk)
     return delivery
 
 
 def _event_data(*, job, batch) -> dict:
-    from synthesis.api.serializers import BatchOutput, JobOutput
-
     if job is not None:
-        return {"job": json.loads(json.dumps(JobOutput(job).data, default=str))}
-    return {"batch": json.loads(json.dumps(BatchOutput(batch).data, default=str))}
+        return {"job": payloads.job_payload(job)}
+    return {"batch": payloads.batch_payload(batch)}
 
 
 def delivery_attempt(*, delivery_id: int) -> float | None:
@@ -254,10 +252,6 @@ def _attempt_record(delivery, started, status_code, error, *, permanent=False) -
         next_attempt_at=started + timedelta(seconds=retry_in) if retry_in is not None else None,
     )
     return retry_in
-
-
-def delivery_list(*, owner):
-    return WebhookDelivery.objects.filter(owner=owner).select_related("job", "batch")
 
 
 def batch_event(batch: SynthesisBatch) -> str:

@@ -28,7 +28,7 @@ THREADS = 10
 @pytest.fixture(autouse=True)
 def no_tasks(monkeypatch):
     # Accepted jobs are queued on commit; no worker should pick these up.
-    monkeypatch.setattr("synthesis.tasks.synthesize.delay", lambda **kwargs: None)
+    monkeypatch.setattr("config.queueing.task_send", lambda name, **kwargs: None)
 
 
 def _race(user, payloads, headers=None) -> list:

@@ -10,9 +10,9 @@ from django.core.files.storage import default_storage
 
 from synthesis.jobs import services
 from synthesis.models import SynthesisJob
-from synthesis.tasks import voice_conditioning_compute
 from tests.synthesis.audio_helpers import write_reference_wav
 from voices.models import Voice
+from voices.tasks import voice_conditioning_compute
 
 TOKENS = 12  # fixed tokens per chunk: random weights rarely emit the stop token
 SECONDS_PER_CHUNK = TOKENS * 1024 / 22_050  # one audio token is 1,024 samples at 22.05 kHz

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from unittest import mock
-
 import pytest
 from django.core.files.storage import default_storage
 from django.db import connection
@@ -11,6 +9,7 @@ from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Plan
 from audit.models import AuditEvent
+from tests.support.tasks import task_spy
 from tests.voices.helpers import (
     make_consent,
     make_ready_voice,
@@ -43,7 +42,7 @@ def test_create_voice_queues_consent_verification(
     samples = [make_sample(owner), make_sample(owner)]
     consent = make_consent(owner)
     with (
-        mock.patch("voices.tasks.sample_consent_verify.delay") as verify,
+        task_spy("voices.tasks.sample_consent_verify") as verify,
         django_capture_on_commit_callbacks(execute=True),
     ):
         response = create(
@@ -121,7 +120,7 @@ def test_without_required_recording_the_build_is_queued_directly(
     sample = make_sample(owner)
     consent = make_consent(owner, recorded=False)
     with (
-        mock.patch("synthesis.tasks.voice_conditioning_compute.delay") as build,
+        task_spy("voices.tasks.voice_conditioning_compute") as build,
         django_capture_on_commit_callbacks(execute=True),
     ):
         response = create(owner_client, [sample], consent)
@@ -208,7 +207,7 @@ def test_pending_consent_voice_then_consent_attached(
     assert (body["status"], body["requires_verification"]) == ("pending_consent", True)
     consent = make_consent(owner)
     with (
-        mock.patch("voices.tasks.sample_consent_verify.delay") as verify,
+        task_spy("voices.tasks.sample_consent_verify") as verify,
         django_capture_on_commit_callbacks(execute=True),
     ):
         response = owner_client.post(

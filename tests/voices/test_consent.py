@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from unittest import mock
 
 import pytest
 from django.utils import timezone
 
 from audit.models import AuditEvent
 from tests.factories import UserFactory
+from tests.support.tasks import task_spy
 from tests.voices.helpers import make_consent, make_sample, upload, wav_bytes
 from voices import services
 from voices.consent_text import ATTESTATION_TEXT, WORDS
@@ -88,7 +88,7 @@ def test_matching_speaker_verifies_and_queues_the_build(
 ):
     voice, consent = building_voice
     with (
-        mock.patch("synthesis.tasks.voice_conditioning_compute.delay") as build,
+        task_spy("voices.tasks.voice_conditioning_compute") as build,
         django_capture_on_commit_callbacks(execute=True),
     ):
         services.consent_verification_record(
@@ -127,7 +127,7 @@ def test_mismatch_fails_and_flags_then_an_admin_overrides(
     flagged = client.get("/admin/voices/voice/?flagged__exact=1")
     assert flagged.status_code == 200 and "Pending" in flagged.content.decode()
     with (
-        mock.patch("synthesis.tasks.voice_conditioning_compute.delay") as build,
+        task_spy("voices.tasks.voice_conditioning_compute") as build,
         django_capture_on_commit_callbacks(execute=True),
     ):
         response = client.post(

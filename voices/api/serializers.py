@@ -8,7 +8,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from voices.models import Voice
-from voices.services.consents import consent_is_expired
+from voices.selectors import consent_is_expired
 
 # The HTTP status each intake refusal stands for. Intake runs after the upload was accepted
 # (202), so these appear in a rejected sample's `error.status`, not as the upload's status.
@@ -25,17 +25,6 @@ INTAKE_ERROR_STATUS = {
     "too_little_speech": 422,
     "processing_failed": 500,
 }
-
-
-# --- errors ----------------------------------------------------------------------------------
-class ErrorDetail(serializers.Serializer):
-    code = serializers.CharField()
-    message = serializers.CharField()
-    details = serializers.DictField()
-
-
-class ErrorOutput(serializers.Serializer):
-    error = ErrorDetail()
 
 
 # --- samples ---------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.api.auth import request_api_key
-from config.api import ApiError
+from config.api import ApiError, ErrorOutput
 from voices import selectors, services
 from voices.api import serializers as s
 from voices.models import Sample
@@ -33,7 +33,7 @@ UPLOAD_PARSERS = [MultiPartParser, FormParser]
 
 def errors(*pairs: tuple[int, str]) -> dict:
     """drf-spectacular responses for the error statuses a view can answer."""
-    return {code: OpenApiResponse(s.ErrorOutput, description=text) for code, text in pairs}
+    return {code: OpenApiResponse(ErrorOutput, description=text) for code, text in pairs}
 
 
 AUTH_ERRORS = (

@@ -5,7 +5,6 @@ verification, admin override), building (voices from samples), mixing (blends of
 """
 
 from voices.services.building import (
-    voice_build_dispatch,
     voice_consent_attach,
     voice_create,
     voice_create_pending_consent,
@@ -19,6 +18,7 @@ from voices.services.consents import (
     consent_verification_record,
     consent_verify_run,
 )
+from voices.services.dispatch import voice_build_dispatch
 from voices.services.mixing import mix_spec_parse, voice_mix
 from voices.services.samples import (
     sample_create,

@@ -12,10 +12,9 @@ from rest_framework import status
 from accounts.selectors import plan_for_user
 from audit.services import audit_record
 from config.api import ApiError
-from synthesis.jobs.text import SUPPORTED_LANGUAGES, resolve_language
 from voices import selectors
 from voices.models import Consent, Sample, Voice
-from voices.services.consents import consent_verify_dispatch
+from voices.services.dispatch import consent_verify_dispatch, voice_build_dispatch
 from voices.services.samples import sample_create, sample_files, storage_delete_on_commit
 
 MAX_LABELS = 20
@@ -36,15 +35,12 @@ def voice_fields_clean(*, name: str, language: str = "", labels=None) -> tuple[s
     name = (name or "").strip()
     if not name or len(name) > 100:
         raise ApiError(code="invalid_name", message="Give the voice a name of 1-100 characters.")
-    if language:
+    engine = selectors.cloning_engine()
+    if language and engine is not None:
         try:
-            language = resolve_language(language)
-        except ValueError:
-            raise ApiError(
-                code="unsupported_language",
-                message=f"Unsupported language {language!r}; use one of: "
-                f"{', '.join(SUPPORTED_LANGUAGES)}.",
-            ) from None
+            language = engine.resolve_language(language)
+        except ValueError as exc:
+            raise ApiError(code="unsupported_language", message=str(exc)) from None
     labels = labels or {}
     if (
         not isinstance(labels, dict)
@@ -172,21 +168,6 @@ def _consent_for_voice(owner, code) -> Consent:
     return consent
 
 
-def voice_build_dispatch(voice: Voice) -> None:
-    """Queue the conditioning build (synthesis queue) once the transaction commits."""
-    from synthesis.tasks import voice_conditioning_compute
-
-    names = list(
-        voice.samples.filter(purpose=Sample.Purpose.VOICE, status=Sample.Status.READY)
-        .order_by("id")
-        .values_list("clean", flat=True)
-    )
-    voice_id = voice.pk
-    transaction.on_commit(
-        lambda: voice_conditioning_compute.delay(voice_id=voice_id, sample_names=names)
-    )
-
-
 def _start_build(voice: Voice, consent: Consent) -> None:
     if consent.recording_id:
         consent_verify_dispatch(consent.pk)  # verification queues the build when it matches
@@ -195,6 +176,14 @@ def _start_build(voice: Voice, consent: Consent) -> None:
 
 
 def voice_insert(owner, **fields) -> Voice:
+    if not fields.get("engine"):
+        engine = selectors.cloning_engine()
+        if engine is None:
+            raise _conflict(
+                "cloning_unavailable",
+                "No installed engine clones voices; the operator can add one to TIMBRE_ENGINES.",
+            )
+        fields["engine"] = engine.name
     try:
         with transaction.atomic():
             return Voice.objects.create(owner=owner, **fields)

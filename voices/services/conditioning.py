@@ -11,8 +11,10 @@ from django.db import transaction
 
 from audit.models import AuditEvent
 from audit.services import audit_record
+from synthesis.engines import runtime
 from synthesis.engines.base import Conditioning, EngineUnavailable
 from voices.models import Voice
+from voices.selectors import cloning_engine
 
 
 def conditioning_load(voice: Voice) -> Conditioning:
@@ -63,13 +65,11 @@ def voice_conditioning_compute(*, voice_id: int, sample_names: list[str]) -> Non
     Samples are copied to local temporary files first: storage may be a remote bucket and the
     engine reads paths.
     """
-    from synthesis.engines import runtime
-
     voice = Voice.objects.filter(pk=voice_id).first()
     if voice is None or voice.status != Voice.Status.BUILDING:
         return  # deleted meanwhile, a duplicate delivery, or not cleared to build (consent)
     try:
-        engine = runtime.engine_get(voice.engine)
+        engine = runtime.engine_get(voice.engine or cloning_engine().name)
         with tempfile.TemporaryDirectory(prefix="timbre-cond-") as tmp:
             paths = []
             for index, name in enumerate(sample_names):

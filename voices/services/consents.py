@@ -19,6 +19,8 @@ from config.api import ApiError
 from config.net import client_ip
 from voices.consent_text import ATTESTATION_TEXT, phrase_generate, statement_for
 from voices.models import Consent, Sample, Voice
+from voices.selectors import consent_is_expired
+from voices.services.dispatch import voice_build_dispatch
 from voices.services.samples import sample_create, sample_files, storage_delete_on_commit
 
 logger = logging.getLogger(__name__)
@@ -27,10 +29,6 @@ MISMATCH_MESSAGE = (
     "The consent recording's speaker does not match the samples (similarity {score:.2f}; "
     "{threshold:.2f} is needed). An administrator will review this voice."
 )
-
-
-def consent_is_expired(consent: Consent) -> bool:
-    return timezone.now() >= consent.expires_at
 
 
 @transaction.atomic
@@ -114,12 +112,6 @@ def consent_recording_add(*, user, consent: Consent, upload, request=None, api_k
     return consent
 
 
-def consent_verify_dispatch(consent_id: int) -> None:
-    from voices.tasks import sample_consent_verify
-
-    transaction.on_commit(lambda: sample_consent_verify.delay(consent_id=consent_id))
-
-
 def consent_verify_run(*, consent_id: int) -> None:
     """Worker side (audio queue): compare the consent recording's speaker with the samples'.
 
@@ -174,8 +166,6 @@ def consent_verification_record(
     *, consent_id: int, matched: bool, score: float, threshold: float
 ) -> Consent | None:
     """Store the verdict; a match queues the build, a mismatch fails and flags the voice."""
-    from voices.services.building import voice_build_dispatch
-
     consent = Consent.objects.select_for_update().filter(pk=consent_id).first()
     if consent is None or consent.status != Consent.Status.RECORDED or consent.voice_id is None:
         return None
@@ -230,8 +220,6 @@ def consent_verification_failed(*, consent_id: int, reason: str) -> None:
 @transaction.atomic
 def consent_override_approve(*, voice: Voice, admin_user, request=None) -> Voice:
     """An admin accepts a flagged voice despite the speaker mismatch; the build is queued."""
-    from voices.services.building import voice_build_dispatch
-
     voice = Voice.objects.select_for_update().get(pk=voice.pk)
     consent = Consent.objects.select_for_update().filter(voice=voice).first()
     if not voice.flagged or consent is None or consent.status != Consent.Status.MISMATCH:

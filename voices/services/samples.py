@@ -18,6 +18,7 @@ from audit.models import AuditEvent
 from audit.services import audit_record
 from config.api import ApiError
 from voices.models import Sample
+from voices.services.dispatch import sample_intake_dispatch
 from voices.uploads import UploadTooLarge, display_name, upload_limit_bytes
 
 logger = logging.getLogger(__name__)
@@ -77,15 +78,6 @@ def sample_create(
         default_storage.delete(sample.raw.name)
         raise
     return sample
-
-
-def sample_intake_dispatch(sample_id: int) -> None:
-    from voices.tasks import sample_intake
-
-    sample_intake.delay(sample_id=sample_id)
-    Sample.objects.filter(pk=sample_id, status=Sample.Status.UPLOADED).update(
-        status=Sample.Status.PROCESSING
-    )
 
 
 def sample_intake_run(*, sample_id: int) -> None:

@@ -7,8 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from audit.models import AuditEvent
-from audit.tasks import worker_ping
-from config.celery import QUEUES
+from config.celery import QUEUES, app
 
 
 class Command(BaseCommand):
@@ -21,8 +20,10 @@ class Command(BaseCommand):
     def handle(self, *args, timeout, queues, **options):
         tokens = {queue: f"{queue}-{uuid.uuid4().hex}" for queue in (queues or QUEUES)}
         for queue, token in tokens.items():
-            transaction.on_commit(
-                lambda q=queue, t=token: worker_ping.apply_async(kwargs={"token": t}, queue=q)
+            transaction.on_commit(  # by name: nothing imports a tasks module
+                lambda q=queue, t=token: app.send_task(
+                    "audit.tasks.worker_ping", kwargs={"token": t}, queue=q
+                )
             )
         pending = dict(tokens)
         deadline = time.monotonic() + timeout

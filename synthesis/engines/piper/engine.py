@@ -32,13 +32,14 @@ from typing import Any
 
 import numpy as np
 
-from synthesis.engines.base import (
+from ..base import (
     Conditioning,
     Engine,
     EngineStatus,
     EngineUnavailable,
     SynthesisParams,
 )
+from . import FACTS
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +54,7 @@ CHAR_LIMIT = 400
 # At XTTS's default temperature Piper uses the noise scales the voice was trained with; other
 # temperatures scale them proportionally, capped so temperatures up to 5.0 (valid for XTTS)
 # cannot push Piper far beyond the noise it was trained with.
-_REFERENCE_TEMPERATURE = SynthesisParams().temperature
+_REFERENCE_TEMPERATURE = FACTS.params_checked({}).temperature
 _MAX_NOISE_FACTOR = 1.5
 # "pinyin", "japanese", "thai" and "hebrew" voices need extra packages, and pinyin downloads a
 # model at run time, which a worker may not do.
@@ -380,7 +381,7 @@ class PiperEngine(Engine):
         self, language: str, conditioning: Conditioning, params: SynthesisParams
     ) -> tuple[StockVoice, Any]:
         self.load()
-        params.validate()
+        params = FACTS.params_complete(params)
         voice = self._voice_for(conditioning, language)
         return voice, _synthesis_config(self._piper_voice(voice), params)
 
@@ -484,7 +485,11 @@ def measure_rtf(engine: PiperEngine, text: str, *, voice_id: str | None = None) 
     engine.load()
     conditioning = engine.conditioning_for(voice_id)
     voice = engine.stock_voice(conditioning.params["voice_id"])
-    kwargs = {"language": voice.language, "conditioning": conditioning, "params": SynthesisParams()}
+    kwargs = {
+        "language": voice.language,
+        "conditioning": conditioning,
+        "params": FACTS.params_checked({}),
+    }
     start = time.perf_counter()
     list(engine.synthesize(texts=["Warming up."], **kwargs))
     warmup = time.perf_counter() - start
@@ -505,3 +510,8 @@ def measure_rtf(engine: PiperEngine, text: str, *, voice_id: str | None = None) 
         "first_audio_seconds": first_audio,
         "rtf": compute / audio_seconds if audio_seconds else math.inf,
     }
+
+
+def from_settings(settings) -> PiperEngine:
+    """The engine as a synthesis worker configures it (PIPER_VOICES_DIR adds voices)."""
+    return PiperEngine(voices_dir=getattr(settings, "PIPER_VOICES_DIR", None) or None)

@@ -22,10 +22,9 @@ from unittest import mock
 
 import torch
 
-LANGUAGES = (
-    "en", "es", "fr", "de", "it", "pt", "pl", "tr", "ru",
-    "nl", "cs", "ar", "zh-cn", "hu", "ko", "ja", "hi",
-)  # fmt: skip
+from . import FACTS
+
+LANGUAGES = FACTS.languages  # the one table: synthesis/engines/xtts/__init__.py
 
 SPECIAL_TOKENS = ("[STOP]", "[UNK]", "[SPACE]", "[START]")
 

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from ..base import Conditioning, Engine, EngineStatus, EngineUnavailable, SynthesisParams
+from . import FACTS
 from . import stock as xtts_stock
 from .generation import BatchGeneration, RowResult, SamplingSettings
 from .languages import (
@@ -167,7 +168,7 @@ class XttsEngine(Engine):
         params: SynthesisParams,
     ) -> Iterator[np.ndarray]:
         """Yield one float32 24 kHz array per text, in order; texts are generated in batches."""
-        params.validate()
+        params = FACTS.params_complete(params)
         tokens = [self._tokens(text, language) for text in texts]
         latent, speaker = self._conditioning_tensors(conditioning)
         seed = self._seed(params)
@@ -192,7 +193,7 @@ class XttsEngine(Engine):
         Every `stream_chunk_size` tokens, only the new latents (plus vocoder context) are
         decoded; joined, the pieces equal `synthesize` of the same text and seed.
         """
-        params.validate()
+        params = FACTS.params_complete(params)
         tokens = self._tokens(text, language)
         latent, speaker = self._conditioning_tensors(conditioning)
         decoder = StreamingDecoder(
@@ -217,7 +218,7 @@ class XttsEngine(Engine):
         self, *, text: str, language: str, conditioning: Conditioning, params: SynthesisParams
     ) -> np.ndarray:
         """Coqui's own `Xtts.inference` (one text, no batching), same sampling settings."""
-        params.validate()
+        params = FACTS.params_complete(params)
         latent, speaker = self._conditioning_tensors(conditioning)
         return xtts_stock.stock_inference(
             self.model,
@@ -238,7 +239,7 @@ class XttsEngine(Engine):
         params: SynthesisParams,
     ) -> Iterator[np.ndarray]:
         """Coqui's own `Xtts.inference_stream` (re-decodes everything at each chunk)."""
-        params.validate()
+        params = FACTS.params_complete(params)
         latent, speaker = self._conditioning_tensors(conditioning)
         return xtts_stock.stock_inference_stream(
             self.model,
@@ -388,3 +389,16 @@ class XttsEngine(Engine):
     def _finish(decoder: StreamingDecoder, pending: list[torch.Tensor]) -> np.ndarray:
         with torch.inference_mode():
             return decoder.finish(torch.cat(pending) if pending else None)
+
+
+def from_settings(settings) -> XttsEngine:
+    """The engine as a synthesis worker configures it (the XTTS_* and TIMBRE_DEVICE settings)."""
+    return XttsEngine(
+        model_dir=settings.XTTS_MODEL_DIR or None,
+        download_dir=settings.XTTS_DOWNLOAD_DIR,
+        accept_license=settings.XTTS_ACCEPT_LICENSE,
+        device=settings.TIMBRE_DEVICE,
+        half=settings.XTTS_HALF,
+        use_deepspeed=settings.XTTS_DEEPSPEED,
+        max_batch_size=settings.XTTS_MAX_BATCH,
+    )

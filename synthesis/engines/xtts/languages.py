@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import importlib.util
 
-from .checkpoint import LANGUAGES
+from . import FACTS
+
+LANGUAGES = FACTS.languages
 
 __all__ = ["CHAR_LIMITS", "LANGUAGES", "base_language", "language_unavailable_reason"]
 
-# Per-language character limits of coqui's VoiceBpeTokenizer (0.28.0), keyed by the code
-# without region; kept here so asking for a limit needs no model.
-CHAR_LIMITS = {
-    "en": 250, "de": 253, "fr": 273, "es": 239, "it": 213, "pt": 203, "pl": 224, "zh": 82,
-    "ar": 166, "cs": 186, "ru": 182, "nl": 251, "tr": 226, "ja": 71, "hu": 224, "ko": 95,
-    "hi": 150,
-}  # fmt: skip
+# Keyed by the code without region, so asking for a limit needs no model.
+CHAR_LIMITS = {code.split("-")[0]: limit for code, limit in FACTS.char_limits.items()}
 
 # Text front-ends coqui imports lazily, per language (not dependencies of coqui-tts itself).
 _LANGUAGE_MODULES = {"zh": ("pypinyin",), "ja": ("cutlet", "fugashi")}

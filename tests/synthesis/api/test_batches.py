@@ -151,7 +151,7 @@ def test_zip_with_manifest_when_every_item_ended(user, voice, client):
 
 def test_batch_webhook_and_idempotency(user, voice, client, settings, monkeypatch):
     settings.WEBHOOKS_ALLOW_PRIVATE = True
-    monkeypatch.setattr("synthesis.housekeeping.webhook_deliver.delay", lambda **kw: None)
+    monkeypatch.setattr("synthesis.webhooks.services.task_send_on_commit", lambda *a, **kw: None)
     payload = {
         "voice": str(voice.code),
         "items": items("A.", "B."),

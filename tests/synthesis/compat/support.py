@@ -89,7 +89,7 @@ def fixed_tokens(settings):
 @pytest.fixture
 def built_voice(owner, celery_worker, tmp_path, fixed_tokens):
     """A ready XTTS voice whose conditioning the worker computed from a reference WAV."""
-    from synthesis.tasks import voice_conditioning_compute
+    from voices.tasks import voice_conditioning_compute
 
     wav = write_reference_wav(tmp_path / "ref.wav", seconds=6.0)
     name = default_storage.save(f"test-samples/{owner.code}/ref.wav", ContentFile(wav.read_bytes()))

@@ -13,8 +13,8 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from synthesis.batches.services import batch_create, batch_finish
-from synthesis.housekeeping import retention_sweep
 from synthesis.models import SynthesisBatch, SynthesisJob
+from synthesis.tasks import retention_sweep
 from tests.synthesis.api_helpers import (
     job_finish,
     job_request,

@@ -4,7 +4,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from synthesis.engines import runtime
-from synthesis.jobs import services
+from synthesis.jobs import runner, services
 from synthesis.models import SynthesisJob
 from voices.models import Voice
 
@@ -56,9 +56,9 @@ def test_unavailable_engine_fails_the_job_with_the_fix(owner, voice, settings, m
     settings.XTTS_MODEL_DIR = "/nonexistent/xtts"
     settings.XTTS_ACCEPT_LICENSE = False
     monkeypatch.setattr(runtime, "_engines", {})
-    monkeypatch.setattr("synthesis.tasks.synthesize.delay", lambda **kw: None)
+    monkeypatch.setattr("config.queueing.task_send", lambda name, **kw: None)
     job = services.job_create(owner=owner, voice=voice, text="Hello there.")
-    services.job_run(job_id=job.pk, worker="test")
+    runner.job_run(job_id=job.pk, worker="test")
     job.refresh_from_db()
     assert job.status == SynthesisJob.Status.FAILED
     assert "XTTS_MODEL_DIR" in job.error

@@ -1,4 +1,4 @@
-"""Text normalisation and splitting for XTTS (synthesis/text.py). Pure Python: no Django."""
+"""Text normalisation and splitting for XTTS (synthesis/jobs/text.py). Pure Python: no Django."""
 
 # ruff: noqa: RUF001 -- the test texts are real Cyrillic, CJK and Arabic sentences.
 
@@ -9,16 +9,26 @@ import unicodedata
 
 import pytest
 
+from synthesis.engines.xtts import FACTS as XTTS
 from synthesis.jobs.text import (
-    LANGUAGE_CHAR_LIMITS,
-    SUPPORTED_LANGUAGES,
     Chunk,
     EmptyTextError,
     normalize_text,
-    resolve_language,
     split_sentences,
-    split_text,
 )
+from synthesis.jobs.text import split_text as _split_text
+
+# Splitting as a job does it for an XTTS voice: the language and its limit come from the
+# engine's facts.
+LANGUAGE_CHAR_LIMITS = XTTS.char_limits
+SUPPORTED_LANGUAGES = XTTS.languages
+resolve_language = XTTS.resolve_language
+
+
+def split_text(text, *, language, limit=None):
+    code = resolve_language(language)
+    return _split_text(text, language=code, limit=limit or XTTS.char_limit(code))
+
 
 # Three short sentences per language, as a person would write them.
 SENTENCES = {

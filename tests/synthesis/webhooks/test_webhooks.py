@@ -8,8 +8,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from synthesis.housekeeping import webhook_deliver
 from synthesis.models import WebhookDelivery
+from synthesis.tasks import webhook_deliver
 from synthesis.webhooks import services as webhooks
 from tests.synthesis.api_helpers import (
     job_fail,
@@ -80,7 +80,10 @@ def voice(owner):
 def sent(monkeypatch):
     """Deliveries queued on commit, run eagerly (retries included) as a worker would."""
     queued = []
-    monkeypatch.setattr(webhook_deliver, "delay", lambda **kw: queued.append(kw))
+    monkeypatch.setattr(
+        "config.queueing.task_send",
+        lambda name, **kw: queued.append(kw) if name == webhook_deliver.name else None,
+    )
     return queued
 
 

@@ -4,11 +4,13 @@ import subprocess
 
 import numpy as np
 import pytest
+from django.conf import settings as django_settings
 from django.test import override_settings
 
-from synthesis.engines import runtime
+from synthesis.engines import engine_build, runtime
 from synthesis.jobs import services
 from synthesis.models import EngineStatusRecord, SynthesisJob
+from synthesis.workers import lifecycle
 from tests.synthesis.audio_helpers import ffprobe
 from tests.synthesis.support import wait_job
 from voices.audio.quality import detect_speech
@@ -73,12 +75,12 @@ def test_worker_start_publishes_both_engines_and_syncs_stock_voices(settings, mo
     settings.XTTS_MODEL_DIR = "/nonexistent/xtts"
     settings.XTTS_ACCEPT_LICENSE = False
     monkeypatch.setattr(runtime, "_engines", {})
-    runtime.worker_start()
+    lifecycle.worker_start()
     xtts = EngineStatusRecord.objects.get(engine="xtts")
     assert not xtts.ready and "XTTS_MODEL_DIR" in xtts.fix
     assert EngineStatusRecord.objects.get(engine="piper").ready
     assert Voice.objects.filter(is_stock=True, status=Voice.Status.READY).count() >= 1
-    runtime.worker_start()  # idempotent: no duplicate rows
+    lifecycle.worker_start()  # idempotent: no duplicate rows
     assert Voice.objects.filter(stock_id="piper:en_US-joe-medium").count() == 1
 
 
@@ -109,7 +111,7 @@ def test_stock_voices_cannot_be_used_by_nobody_else_only_offered(owner, stranger
     from voices.services.stock import stock_voices_sync
 
     with override_settings(PIPER_VOICES_DIR=""):
-        voices = stock_voices_sync(runtime.engine_build("piper"))
+        voices = stock_voices_sync(engine_build("piper", django_settings))
     # Stock voices belong to nobody and every user may synthesize with them.
     for user in (owner, stranger):
         job = services.job_create(owner=user, voice=voices[0], text="Hello.", output_format="wav")

@@ -10,7 +10,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from synthesis.engines import get_engine_class
+from synthesis.engines import engine_class
 from synthesis.engines.base import (
     Conditioning,
     EngineStatus,
@@ -18,6 +18,7 @@ from synthesis.engines.base import (
     SynthesisParams,
     blend,
 )
+from synthesis.engines.xtts import FACTS as XTTS
 
 
 def _cond(value: float, *, engine="xtts", version="v1", width=8) -> Conditioning:
@@ -47,13 +48,14 @@ def test_importing_the_package_imports_neither_torch_nor_django():
 
 def test_registry_rejects_unknown_names():
     with pytest.raises(ValueError, match="unknown engine"):
-        get_engine_class("nope")
+        engine_class("nope")
 
 
 def test_default_params_are_valid_and_serialisable():
-    params = SynthesisParams()
-    assert params.validate() is params
-    assert params.to_dict()["temperature"] == 0.75
+    params = XTTS.params_checked({})
+    assert isinstance(params, SynthesisParams)
+    assert params.to_dict()["temperature"] == params.temperature == 0.75
+    assert XTTS.params_checked(params.to_dict()) == params
 
 
 @pytest.mark.parametrize(
@@ -75,7 +77,7 @@ def test_default_params_are_valid_and_serialisable():
 )
 def test_params_out_of_range_are_refused_with_the_field_named(field, value, message):
     with pytest.raises(ValueError, match=message):
-        SynthesisParams(**{field: value}).validate()
+        XTTS.params_checked({field: value})
 
 
 def test_status_and_unavailable_carry_reason_and_fix():
@@ -148,3 +150,8 @@ def test_blend_refuses_mismatched_inputs():
         blend([(_cond(1.0), 1.0), (_cond(1.0, version="v2"), 1.0)])
     with pytest.raises(ValueError, match="shape"):
         blend([(_cond(1.0), 1.0), (_cond(1.0, width=16), 1.0)])
+
+
+def test_params_an_engine_does_not_declare_are_refused_by_name():
+    with pytest.raises(ValueError, match="does not accept pitch"):
+        XTTS.params_checked({"pitch": 1.0})
