@@ -125,7 +125,9 @@ class EngineFacts:
         code = str(language).strip().lower().replace("_", "-")
         if self.voice_language_only:
             own = (voice_language or "").lower().replace("_", "-")
-            if own and code.split("-")[0] == own.split("-")[0]:
+            if not own:  # a voice that does not say: the engine finds out
+                return code
+            if code.split("-")[0] == own.split("-")[0]:
                 return own
             raise ValueError(
                 f"This {self.label} voice speaks only {own or 'its own language'}; "
@@ -134,8 +136,8 @@ class EngineFacts:
         code = self.language_aliases.get(code, code)
         if code not in self.char_limits:
             raise ValueError(
-                f"{self.label} does not speak {language!r}; "
-                f"use one of: {', '.join(self.char_limits)}."
+                f"Unsupported language {language!r}: {self.label} speaks "
+                f"{', '.join(self.char_limits)}."
             )
         return code
 

@@ -24,6 +24,7 @@ from synthesis.engines import EngineFacts, SynthesisParams, engine_facts
 from synthesis.jobs.encoding import FORMATS, EncodingError, check_options
 from synthesis.jobs.text import normalize_text
 from voices.models import Voice
+from voices.selectors import cloning_engine
 
 OUTPUT_FORMATS = tuple(FORMATS)  # the one table of formats is synthesis.jobs.encoding.FORMATS
 
@@ -38,7 +39,13 @@ class CheckedRequest:
 
 
 def voice_engine(voice: Voice) -> EngineFacts:
-    return engine_facts(voice.engine)
+    """The facts of the engine that speaks `voice` (a voice not built yet: the cloning one)."""
+    if voice.engine:
+        return engine_facts(voice.engine)
+    cloning = cloning_engine()
+    if cloning is None:
+        raise ValidationError("No installed engine clones voices.", code="voice_not_ready")
+    return cloning
 
 
 def voice_sample_rate(voice: Voice) -> int:
@@ -67,17 +74,18 @@ def request_checked(
         )
     facts = voice_engine(voice)
     try:
+        default = facts.languages[0] if facts.languages else ""
         language = facts.resolve_language(
-            language or voice.language or facts.languages[0], voice_language=voice.language
+            language or voice.language or default, voice_language=voice.language
         )
-    except (ValueError, IndexError) as exc:
+    except ValueError as exc:
         raise ValidationError(str(exc), code="unsupported_language") from None
     if output_format not in FORMATS:
         raise ValidationError(
             f"Unsupported format {output_format!r}; use one of: {', '.join(FORMATS)}.",
             code="unsupported_format",
         )
-    sample_rate = sample_rate or facts.sample_rate
+    sample_rate = sample_rate or default_sample_rate(facts, output_format)
     try:
         check_options(
             fmt=output_format, sample_rate_in=facts.sample_rate, sample_rate_out=sample_rate
@@ -92,6 +100,14 @@ def request_checked(
     if not text.strip():  # nothing speakable left once control characters are gone
         raise ValidationError("Text is empty.", code="empty_text")
     return CheckedRequest(text, language, output_format, sample_rate, checked)
+
+
+def default_sample_rate(facts: EngineFacts, output_format: str) -> int:
+    """The engine's own rate, or the nearest rate the format takes (opus: 8-48 kHz steps)."""
+    allowed = FORMATS[output_format].sample_rates
+    if not allowed or facts.sample_rate in allowed:
+        return facts.sample_rate
+    return min(allowed, key=lambda rate: (rate < facts.sample_rate, abs(rate - facts.sample_rate)))
 
 
 def site_default_params(facts: EngineFacts) -> dict:

@@ -14,8 +14,9 @@ from pathlib import Path
 
 from django.core.files import File
 
-from synthesis.engines import engine_facts, runtime
+from synthesis.engines import runtime
 from synthesis.engines.base import EngineUnavailable
+from synthesis.jobs.checks import voice_engine
 from synthesis.jobs.joining import PARAGRAPH_PAUSE_MS
 from synthesis.jobs.streaming import channel_for
 from synthesis.jobs.text import Chunk, split_text
@@ -68,9 +69,9 @@ def render_job(job: SynthesisJob, *, progress: Callable[[int], bool]) -> tuple[s
 
     if job.voice is None:
         raise ValueError("the voice of this job was deleted")
-    engine = runtime.engine_get(job.voice.engine)
+    engine = runtime.engine_get(voice_engine(job.voice).name)
     conditioning = conditioning_load(job.voice)
-    params = engine_facts(job.voice.engine).params_complete(job.params)
+    params = voice_engine(job.voice).params_complete(job.params)
     check_options(
         fmt=job.output_format, sample_rate_in=engine.sample_rate, sample_rate_out=job.sample_rate
     )

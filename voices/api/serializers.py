@@ -235,3 +235,6 @@ class LanguageOutput(serializers.Serializer):
     code = serializers.CharField()
     name = serializers.CharField()
     char_limit = serializers.IntegerField()
+    engines = serializers.ListField(
+        child=serializers.CharField(), help_text="Installed engines that speak it."
+    )

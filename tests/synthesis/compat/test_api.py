@@ -300,7 +300,8 @@ def test_models_list_in_each_clients_shape(owner):
     openai_shape = bearer_client(secret).get("/v1/models").json()
     assert openai_shape["object"] == "list"
     ids = {m["id"] for m in openai_shape["data"]}
-    assert {"tts-1", "tts-1-hd", "gpt-4o-mini-tts", "xtts-v2", "piper"} == ids
+    # The OpenAI names, then one model per installed engine (its facts), the toy included.
+    assert {"tts-1", "tts-1-hd", "gpt-4o-mini-tts", "xtts-v2", "piper", "toy-1"} == ids
     assert all(
         m["object"] == "model" and isinstance(m["created"], int) for m in openai_shape["data"]
     )

@@ -67,7 +67,8 @@ def test_sdk_surfaces_our_error_messages(live_server, owner, stranger):
 @pytest.mark.django_db(transaction=True)
 def test_sdk_lists_models(live_server, owner):
     models = openai_client(live_server, api_key(owner, "tts")).models.list()
-    assert {"tts-1", "tts-1-hd", "gpt-4o-mini-tts", "xtts-v2", "piper"} == {m.id for m in models}
+    ids = {m.id for m in models}
+    assert {"tts-1", "tts-1-hd", "gpt-4o-mini-tts", "xtts-v2", "piper", "toy-1"} == ids
 
 
 # --- with the worker ----------------------------------------------------------------------------

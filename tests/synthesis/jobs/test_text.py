@@ -27,7 +27,9 @@ resolve_language = XTTS.resolve_language
 
 def split_text(text, *, language, limit=None):
     code = resolve_language(language)
-    return _split_text(text, language=code, limit=limit or XTTS.char_limit(code))
+    return _split_text(
+        text, language=code, limit=limit if limit is not None else XTTS.char_limit(code)
+    )
 
 
 # Three short sentences per language, as a person would write them.

@@ -225,3 +225,19 @@ def test_delivery_log_in_the_api(owner, voice, stranger, receiver_factory):
     assert client.get(f"/api/v1/webhooks/deliveries/{delivery.code}").status_code == 200
     theirs = session_client(stranger).get(f"/api/v1/webhooks/deliveries/{delivery.code}")
     assert theirs.status_code == 404
+
+
+@pytest.mark.django_db
+def test_payload_has_the_same_fields_as_the_api(owner, voice, owner_client):
+    """Webhook payloads are built without the API layer, yet say what the API says."""
+    from synthesis.webhooks.payloads import job_payload
+    from tests.synthesis.api_helpers import job_finish, job_request
+
+    job = job_finish(job_request(owner, voice))
+    api = owner_client.get(f"/api/v1/synthesis/{job.code}").json()
+    api.pop("text", None)  # the detail view adds the whole text; payloads keep the preview
+    payload = job_payload(job)
+    assert payload.keys() == api.keys()
+    for key in ("id", "status", "voice", "format", "sample_rate", "cost", "audio_bytes"):
+        assert payload[key] == api[key], key
+    assert payload["audio_url"].endswith(f"/api/v1/synthesis/{job.code}/audio")

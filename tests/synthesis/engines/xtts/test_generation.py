@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from synthesis.engines.base import SynthesisParams
+from synthesis.engines.xtts import FACTS as XTTS
 from synthesis.engines.xtts.generation import BatchGeneration, _PreallocatedLayer
 
 TEXTS = ["A short one.", "A rather longer sentence than the first one, to force padding.", "Mid."]
@@ -13,7 +13,7 @@ TEXTS = ["A short one.", "A rather longer sentence than the first one, to force 
 def _run(engine, voice, *, per_row: bool, tokens: int | None = 12):
     latent, _ = engine._conditioning_tensors(voice)
     text_tokens = [engine._tokens(text, "en") for text in TEXTS]
-    params = SynthesisParams(seed=7, max_new_tokens=tokens)
+    params = XTTS.params_checked({"seed": 7, "max_new_tokens": tokens})
     generation = BatchGeneration(
         gpt=engine.model.gpt,
         cond_latent=latent,
