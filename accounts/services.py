@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from accounts.models import User, UserAPIKey
 from accounts.selectors import plan_default
 from audit.services import audit_record
+from config.service_errors import ServiceError
 
 
 @transaction.atomic
@@ -53,9 +53,9 @@ def api_key_create(
     """Create a key; the secret is returned once here and only its hash is stored."""
     unknown = set(scopes) - {*UserAPIKey.SCOPES, UserAPIKey.ALL}
     if unknown or not scopes:
-        raise ValidationError(
-            f"Choose scopes among: {', '.join((*UserAPIKey.SCOPES, UserAPIKey.ALL))}.",
+        raise ServiceError(
             code="invalid_scopes",
+            message=f"Choose scopes among: {', '.join((*UserAPIKey.SCOPES, UserAPIKey.ALL))}.",
         )
     key, secret = UserAPIKey.objects.create_key(
         user=user,

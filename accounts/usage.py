@@ -22,7 +22,6 @@ from datetime import UTC, date, datetime, timedelta
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
-from rest_framework import status
 
 from accounts.models import (
     ApiKeyCharacterUsage,
@@ -34,12 +33,12 @@ from accounts.models import (
 )
 from accounts.selectors import plan_for_user
 from audit.services import audit_record
-from config.api import ApiError
+from config.service_errors import ServiceError
 
 MB = 1_000_000
 
 
-class QuotaExceeded(ApiError):
+class QuotaExceeded(ServiceError):
     """A plan limit refuses the request: 402 for spendable quotas, 429 for concurrency."""
 
 
@@ -119,7 +118,6 @@ def _reserve_for_key(api_key: UserAPIKey, month: date, characters: int) -> None:
                 f"used and {usage.reserved:,} held by jobs in progress; this request needs "
                 f"{characters:,}. The cap resets at {_iso(resets_at(month))}."
             ),
-            status_code=status.HTTP_402_PAYMENT_REQUIRED,
             details=_details(cap, usage, characters, month),
         )
 
@@ -137,7 +135,6 @@ def _character_refusal(user, month: date, limit: int, characters: int) -> QuotaE
     return QuotaExceeded(
         code="quota_exceeded",
         message=f"{what} The quota resets at {_iso(resets_at(month))}.",
-        status_code=status.HTTP_402_PAYMENT_REQUIRED,
         details=_details(limit, usage, characters, month),
     )
 
@@ -159,7 +156,6 @@ def _concurrency_refusal(plan: Plan) -> QuotaExceeded:
             f"Your plan runs {plan.concurrent_jobs} job(s) at a time and that many are queued "
             "or running; wait for one to finish (or cancel one) and try again."
         ),
-        status_code=status.HTTP_429_TOO_MANY_REQUESTS,
         details={"limit": plan.concurrent_jobs},
     )
 
@@ -180,7 +176,6 @@ def storage_check(*, user) -> None:
                 f"{plan.storage_mb:,} MB. Delete old results (DELETE /api/v1/synthesis/{{id}}) "
                 "or samples, or wait for them to expire, then try again."
             ),
-            status_code=status.HTTP_402_PAYMENT_REQUIRED,
             details={"used_bytes": used, "limit_bytes": plan.storage_mb * MB},
         )
 
@@ -218,7 +213,7 @@ def quota_refusal_record(*, user, exc: QuotaExceeded, request=None, api_key=None
         user=user,
         api_key=api_key,
         target=user,
-        data={"code": exc.error_code, "what": what, **exc.details},
+        data={"code": exc.code, "what": what, **exc.details},
     )
 
 

@@ -9,6 +9,8 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from config.service_errors import ServiceError, http_status
+
 
 class ApiError(exceptions.APIException):
     """An error a service raises with its own code and status, e.g. quota_exceeded / 402."""
@@ -45,7 +47,15 @@ def error_body(code: str, message: str, details: dict | None = None) -> dict:
     return {"error": {"code": code, "message": message, "details": details or {}}}
 
 
+def service_error_response(exc: ServiceError) -> Response:
+    """A service's refusal as the native API answers it: the one place a ServiceError gets its
+    HTTP status (config.service_errors.HTTP_STATUS)."""
+    return Response(error_body(exc.code, exc.message, exc.details), status=http_status(exc.code))
+
+
 def exception_handler(exc, context):
+    if isinstance(exc, ServiceError):
+        return service_error_response(exc)
     if isinstance(exc, DjangoValidationError):
         # A service refusing input (with its own .code) is the client's 400, not a 500.
         code = getattr(exc, "code", None) or "invalid_request"

@@ -1,6 +1,6 @@
 from django.contrib import admin, messages
 
-from config.api import ApiError
+from config.service_errors import ServiceError
 from voices import services
 from voices.models import Consent, Sample, Voice
 
@@ -56,8 +56,8 @@ class VoiceAdmin(admin.ModelAdmin):
                 services.consent_override_approve(
                     voice=voice, admin_user=request.user, request=request
                 )
-            except ApiError as exc:
-                self.message_user(request, str(exc.detail), messages.WARNING)
+            except ServiceError as exc:
+                self.message_user(request, exc.message, messages.WARNING)
             else:
                 approved += 1
         if approved:

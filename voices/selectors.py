@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.db.models import Prefetch, Q, QuerySet
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
+from config.service_errors import ServiceError
 from synthesis.engines import EngineFacts, engine_facts, engines
 from voices.models import Consent, Sample, Voice
 
@@ -82,13 +85,36 @@ def voice_get(*, user, code) -> Voice:
     return _get_visible(_voices_with_details(), user, code)
 
 
-def voice_get_by_name(*, user, name: str) -> Voice:
-    """A visible voice by exact name; the user's own voice wins over a stock one."""
-    voices = visible_to(Voice.objects.all(), user).filter(name=name).order_by("is_stock", "id")
-    voice = voices.first()
-    if voice is None:
-        raise Http404(f"No voice named {name!r}.")
-    return voice
+def voice_find(*, user, reference, by_name: bool = True) -> Voice:
+    """The one way every surface finds a voice the user may use: by its public id, else (with
+    `by_name`) by name, case-insensitively, the user's own voices before stock voices and an
+    exact-case match before other spellings.
+
+    ServiceError 404 `voice_not_found`, or 400 `voice_ambiguous` when two voices rank alike.
+    """
+    value = str(reference).strip()
+    try:
+        return voice_get(user=user, code=uuid.UUID(value))
+    except (ValueError, Http404):
+        pass
+    ranked = []
+    if by_name and value:
+        matches = voice_list(user=user).filter(name__iexact=value)
+        ranked = sorted(matches, key=lambda v: (v.is_stock, v.name != value, v.pk))
+    if not ranked:
+        raise ServiceError(
+            "voice_not_found",
+            f"No voice {value!r} among your voices and the stock voices "
+            "(list them with GET /api/v1/voices, or GET /v1/voices on the compatible APIs).",
+        )
+    rank = (ranked[0].is_stock, ranked[0].name != value)
+    if len(ranked) > 1 and (ranked[1].is_stock, ranked[1].name != value) == rank:
+        raise ServiceError(
+            "voice_ambiguous",
+            f"More than one voice is named like {value!r}; use its id or exact name.",
+            details={"ids": [str(v.code) for v in ranked]},
+        )
+    return ranked[0]
 
 
 def voice_slots_used(*, user) -> int:

@@ -20,11 +20,10 @@ import unicodedata
 from django.core.files.uploadhandler import FileUploadHandler
 from django.core.handlers.wsgi import LimitedStream
 from django.db.models import Max
-from rest_framework import status
 
 from accounts.models import Plan
 from accounts.selectors import plan_default, plan_for_user
-from config.api import ApiError
+from config.service_errors import ServiceError
 
 MB = 1_000_000
 # Room for multipart boundaries, part headers and small form fields beside the file.
@@ -32,7 +31,7 @@ MULTIPART_OVERHEAD_BYTES = 64 * 1024
 MAX_DISPLAY_NAME = 255
 
 
-class UploadTooLarge(ApiError):
+class UploadTooLarge(ServiceError):
     def __init__(self, limit_bytes: int):
         super().__init__(
             code="upload_too_large",
@@ -40,7 +39,6 @@ class UploadTooLarge(ApiError):
                 f"The upload is larger than your plan's limit of {limit_bytes / MB:g} MB. "
                 "Trim or compress the recording (a minute of speech is plenty) and try again."
             ),
-            status_code=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
             details={"limit_bytes": limit_bytes},
         )
 

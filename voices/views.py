@@ -12,7 +12,7 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 
 from accounts.selectors import plan_for_user
-from config.api import ApiError
+from config.service_errors import ServiceError
 from voices import selectors, services
 from voices.api.views import sample_audio_response
 from voices.consent_text import ATTESTATION_TEXT
@@ -60,8 +60,8 @@ def voice_rename(request, code):
                 user=request.user, voice=voice, request=request, **form.cleaned_data
             )
             messages.success(request, "Voice saved.")
-        except ApiError as exc:
-            messages.error(request, str(exc.detail))
+        except ServiceError as exc:
+            messages.error(request, exc.message)
     else:
         messages.error(request, "Give the voice a name of 1-100 characters.")
     return redirect("voices:detail", code=voice.code)
@@ -73,8 +73,8 @@ def voice_delete(request, code):
     voice = selectors.voice_get(user=request.user, code=code)
     try:
         services.voice_delete(user=request.user, voice=voice, request=request)
-    except ApiError as exc:
-        messages.error(request, str(exc.detail))
+    except ServiceError as exc:
+        messages.error(request, exc.message)
         return redirect("voices:detail", code=voice.code)
     messages.success(request, f"Voice {voice.name} and its samples were deleted.")
     return redirect("voices:list")
@@ -115,7 +115,7 @@ def sample_upload(request):
         context = {
             "samples": selectors.sample_list(user=request.user),
             "form": SampleUploadForm(),
-            "upload_error": str(exc.detail),
+            "upload_error": exc.message,
         }
         return render(request, "voices/sample_list.html", context, status=413)
 
@@ -151,8 +151,8 @@ def sample_delete(request, code):
     try:
         services.sample_delete(user=request.user, sample=sample, request=request)
         messages.success(request, "Sample deleted.")
-    except ApiError as exc:
-        messages.error(request, str(exc.detail))
+    except ServiceError as exc:
+        messages.error(request, exc.message)
     return redirect("voices:samples")
 
 

@@ -18,7 +18,6 @@ from synthesis.api.views import (
     SynthesisAPIView,
     actor,
     idempotency_key,
-    service_errors,
     text_request,
     valid,
 )
@@ -81,14 +80,13 @@ class BatchListCreate(SynthesisAPIView):
     def post(self, request):
         data = valid(s.BatchCreateInput, request.data)
         items = _items(request.user, data)
-        with service_errors():
-            batch = batches.batch_create(
-                owner=request.user,
-                items=items,
-                webhook_url=data.get("webhook_url") or "",
-                idempotency_key=idempotency_key(request),
-                **actor(request),
-            )
+        batch = batches.batch_create(
+            owner=request.user,
+            items=items,
+            webhook_url=data.get("webhook_url") or "",
+            idempotency_key=idempotency_key(request),
+            **actor(request),
+        )
         replay = getattr(batch, "idempotent_replay", False)
         batch = selectors.batch_get(user=request.user, code=batch.code)
         response = Response(

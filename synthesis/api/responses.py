@@ -14,7 +14,6 @@ import re
 from collections.abc import Callable, Iterator
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.http import HttpResponseBase, StreamingHttpResponse
 from rest_framework import status
 from rest_framework.response import Response
@@ -22,6 +21,7 @@ from rest_framework.response import Response
 from accounts.ratelimits import rate_limit_headers  # noqa: F401  (re-exported for the compat APIs)
 from accounts.usage import characters_remaining
 from config.api import ApiError, error_body
+from config.service_errors import ServiceError
 from synthesis.models import SynthesisJob
 
 logger = logging.getLogger(__name__)
@@ -279,7 +279,7 @@ def _cancel_quietly(job: SynthesisJob, user) -> None:
 
     try:
         services.job_cancel(job=job, user=user)
-    except ValidationError:
+    except ServiceError:
         pass  # it ended meanwhile
     except Exception:  # the response is already gone; cleanup must not raise into the server
         logger.exception("Could not cancel job %s", job.code)

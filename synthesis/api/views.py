@@ -6,12 +6,9 @@ Views are thin: parse input, call a selector or service, serialise. Someone else
 
 from __future__ import annotations
 
-import contextlib
 import re
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
-from django.http import Http404
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -33,8 +30,6 @@ from voices.models import Voice
 
 READ, WRITE = "history:read", "tts"
 _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
-# Service refusals (ValidationError codes) that are not a plain 400.
-_STATUS_FOR_CODE = {"voice_not_ready": status.HTTP_409_CONFLICT, "job_finished": 409}
 
 
 class SynthesisAPIView(GenericAPIView):
@@ -45,35 +40,8 @@ class SynthesisAPIView(GenericAPIView):
         return super().perform_content_negotiation(request, force=True)
 
 
-@contextlib.contextmanager
-def service_errors():
-    """A service's ValidationError (with its .code) as the API's 400 (or 409) answer."""
-    try:
-        yield
-    except ValidationError as exc:
-        code = getattr(exc, "code", None) or "invalid_request"
-        raise ApiError(
-            code=code,
-            message=" ".join(exc.messages),
-            status_code=_STATUS_FOR_CODE.get(code, status.HTTP_400_BAD_REQUEST),
-        ) from None
-    except Voice.DoesNotExist:
-        raise voice_not_found() from None
-
-
-def voice_not_found() -> ApiError:
-    return ApiError(
-        code="voice_not_found",
-        message="No such voice among yours and the stock voices (GET /api/v1/voices).",
-        status_code=status.HTTP_404_NOT_FOUND,
-    )
-
-
 def voice_for(user, code) -> Voice:
-    try:
-        return voice_selectors.voice_get(user=user, code=code)
-    except Http404:
-        raise voice_not_found() from None
+    return voice_selectors.voice_find(user=user, reference=code, by_name=False)
 
 
 def valid(serializer_class, data) -> dict:
@@ -144,15 +112,14 @@ class JobListCreate(SynthesisAPIView):
     def post(self, request):
         data = valid(s.JobCreateInput, request.data)
         wanted = text_request(request.user, data)
-        with service_errors():
-            job = services.job_create(
-                owner=request.user,
-                **wanted,
-                webhook_url=data.get("webhook_url") or "",
-                store=data["store"],
-                idempotency_key=idempotency_key(request),
-                **actor(request),
-            )
+        job = services.job_create(
+            owner=request.user,
+            **wanted,
+            webhook_url=data.get("webhook_url") or "",
+            store=data["store"],
+            idempotency_key=idempotency_key(request),
+            **actor(request),
+        )
         return job_accepted(request, job)
 
 
@@ -213,8 +180,7 @@ class JobCancel(SynthesisAPIView):
     )
     def post(self, request, code):
         job = selectors.job_get(user=request.user, code=code)
-        with service_errors():
-            services.job_cancel(job=job, user=request.user, **actor(request))
+        services.job_cancel(job=job, user=request.user, **actor(request))
         job = selectors.job_get(user=request.user, code=code)
         return Response(s.JobDetailOutput(job, context={"request": request}).data)
 
@@ -294,8 +260,7 @@ class JobStream(SynthesisAPIView):
                 "sent); use POST /api/v1/synthesis for longer texts.",
             )
         wanted = text_request(request.user, data)
-        with service_errors():
-            job = services.job_create(owner=request.user, **wanted, stream=True, **actor(request))
+        job = services.job_create(owner=request.user, **wanted, stream=True, **actor(request))
         response = job_stream_response(
             request,
             job,

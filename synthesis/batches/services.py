@@ -17,7 +17,6 @@ from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -26,6 +25,7 @@ from accounts import usage
 from audit.models import AuditEvent
 from audit.services import audit_record
 from config.queueing import task_send_on_commit
+from config.service_errors import ServiceError
 from synthesis.jobs import checks as request_checks
 from synthesis.jobs import services
 from synthesis.models import SynthesisBatch, SynthesisJob
@@ -49,15 +49,15 @@ def batch_create(
     """Accept a batch: validate every item, charge the total at once, queue every job.
 
     `items` are dicts with the keyword arguments of `services.job_create` that describe one
-    text (voice, text, language, output_format, sample_rate, params). Raises ValidationError
-    (its message names the item: "items[3]: ..."), QuotaExceeded (audited), or ApiError 409
+    text (voice, text, language, output_format, sample_rate, params). Raises ServiceError
+    (its message names the item: "items[3]: ..."), QuotaExceeded (audited), or ServiceError 409
     idempotency_key_reused. The batch has `idempotent_replay` like jobs do.
     """
     if not 1 <= len(items) <= settings.SYNTHESIS_BATCH_MAX_ITEMS:
-        raise ValidationError(
-            f"A batch has 1 to {settings.SYNTHESIS_BATCH_MAX_ITEMS} items; this one has "
-            f"{len(items)}.",
+        raise ServiceError(
             code="invalid_batch_size",
+            message=f"A batch has 1 to {settings.SYNTHESIS_BATCH_MAX_ITEMS} items; this one has "
+            f"{len(items)}.",
         )
     jobs = [_job_fields(owner, index, item) for index, item in enumerate(items)]
     if webhook_url:
@@ -96,8 +96,10 @@ def _job_fields(owner, index: int, item: dict) -> dict:
             sample_rate=item.get("sample_rate"),
             params=item.get("params") or {},
         )
-    except ValidationError as exc:
-        raise ValidationError(f"items[{index}]: {' '.join(exc.messages)}", code=exc.code) from None
+    except ServiceError as exc:
+        raise ServiceError(
+            exc.code, f"items[{index}]: {exc.message}", details=exc.details
+        ) from None
     return {
         "voice": voice,
         "voice_code": str(voice.code),

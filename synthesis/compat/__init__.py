@@ -2,22 +2,26 @@
 
 Both are thin translations onto the same services as Timbre's own API (synthesis.jobs.services,
 voices.services): a request becomes a stream job, and the audio is relayed to the client while
-the worker generates it. Errors keep Timbre's shape, {"error": {"code", "message", "details"}};
-the official SDKs read `error.message` from it (OpenAI) or show the whole body (ElevenLabs).
+the worker generates it. A service refusal (config.service_errors.ServiceError) gets the native
+API's status, in the shape each vendor's clients read (synthesis.compat.common): OpenAI's
+{"error": {"message", "type", "param", "code"}}, and for ElevenLabs {"detail": {"status",
+"message"}} beside Timbre's {"error": {"code", "message", "details"}}.
 
 What is translated, and what is accepted but has no effect here:
 
-- OpenAI `model` ("tts-1", "tts-1-hd", "gpt-4o-mini-tts", "xtts-v2", "piper") is checked but
-  does not pick the engine: the voice does (cloned voices speak through XTTS, stock voices
-  through Piper). `instructions` is accepted and ignored (no engine here takes style prompts).
+- OpenAI `model` ("tts-1", "tts-1-hd", "gpt-4o-mini-tts", or an installed engine's model id
+  from its facts, e.g. "xtts-v2", "piper") is checked but does not pick the engine: the voice
+  does (the engine that built it). `instructions` is accepted and ignored (no engine here
+  takes style prompts).
   `stream_format="sse"` is allowed for every model (OpenAI refuses it for tts-1/tts-1-hd).
-- ElevenLabs `model_id`: any "eleven_*" id or "xtts-v2"/"piper"; the voice picks the engine.
+- ElevenLabs `model_id`: any "eleven_*" id or an installed engine's model id; the voice picks
+  the engine.
   `voice_settings.speed` maps to speed; stability, similarity_boost, style and
   use_speaker_boost are ignored. `seed` is honoured. `previous_text` / `next_text` and the
   request-stitching ids are accepted and ignored: XTTS conditions on the voice only, so text
   around the request cannot change how it is spoken. `language_code` picks the language (else
-  the voice's language, else English). `optimize_streaming_latency` and `enable_logging` are
-  ignored (every job is logged in the history, which is how /v1/history works).
+  the voice's language, else its engine's first). `optimize_streaming_latency` and
+  `enable_logging` are ignored (every job is logged in the history, which is how /v1/history works).
 - `output_format` (ElevenLabs) is "codec_rate[_kbps]": mp3, pcm, wav and opus at the rates the
   codec allows; ulaw/alaw are refused with a clear 400.
 
@@ -31,5 +35,6 @@ What is translated, and what is accepted but has no effect here:
   elevenlabs SDK retries 409s, and its retry drops the form fields.
 - GET /v1/models answers OpenAI's list shape, or ElevenLabs' when the key came as xi-api-key.
 
-Jobs created here carry settings.SYNTHESIS_DEFAULT_PARAMS under the request's own parameters.
+Jobs created here, like every job, carry settings.SYNTHESIS_DEFAULT_PARAMS (as far as the
+voice's engine takes them) under the request's own parameters.
 """

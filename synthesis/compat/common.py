@@ -3,27 +3,46 @@ stream job, relaying its audio, and turning every refusal into Timbre's error sh
 
 from __future__ import annotations
 
-import uuid
-
 from django.conf import settings
-from django.core.exceptions import ValidationError
-from django.http import Http404, StreamingHttpResponse
+from django.http import StreamingHttpResponse
 from rest_framework import exceptions, permissions, status
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from accounts.api.auth import request_api_key
 from config.api import ApiError
+from config.api import exception_handler as api_exception_handler
 from synthesis.api.responses import job_stream_response, quota_headers
 from synthesis.jobs import services
 from synthesis.jobs.checks import voice_sample_rate
 from synthesis.jobs.encoding import EncodeOptions, EncodingError, check_options
 from synthesis.models import SynthesisJob
-from voices import selectors as voice_selectors
 from voices.models import Voice
 
-# Service refusals (ValidationError codes) that are not a plain 400.
-_STATUS_FOR_CODE = {"voice_not_ready": status.HTTP_409_CONFLICT}
+# OpenAI's error `type` by HTTP status (its SDK reads `error.message`, `.type`, `.code`).
+_OPENAI_TYPES = {401: "authentication_error", 403: "permission_error", 404: "not_found_error",
+                 429: "rate_limit_error", 402: "insufficient_quota"}  # fmt: skip
+
+
+def openai_errors(exc, context):
+    """Errors as OpenAI answers them: {"error": {"message", "type", "param", "code"}} (Timbre's
+    `details` ride along). Statuses are the native API's (config.api)."""
+    response = api_exception_handler(exc, context)
+    if response is not None and isinstance(response.data, dict) and "error" in response.data:
+        error = response.data["error"]
+        error.setdefault("type", _OPENAI_TYPES.get(response.status_code, "invalid_request_error"))
+        error.setdefault("param", None)
+    return response
+
+
+def elevenlabs_errors(exc, context):
+    """Errors as ElevenLabs answers them: {"detail": {"status", "message"}}, beside Timbre's
+    own {"error": {...}} shape. Statuses are the native API's (config.api)."""
+    response = api_exception_handler(exc, context)
+    if response is not None and isinstance(response.data, dict) and "error" in response.data:
+        error = response.data["error"]
+        response.data["detail"] = {"status": error["code"], "message": error["message"]}
+    return response
 
 
 class CompatView(APIView):
@@ -32,9 +51,18 @@ class CompatView(APIView):
     # Not in Timbre's OpenAPI schema: these follow OpenAI's and ElevenLabs' own API references
     # (the differences are listed in synthesis.compat).
     schema = None
+    # How a refusal is shaped for this vendor's clients (every ServiceError maps here once).
+    error_handler = staticmethod(openai_errors)
 
     def perform_content_negotiation(self, request, force=False):
         return super().perform_content_negotiation(request, force=True)
+
+    def get_exception_handler(self):
+        return self.error_handler
+
+
+class ElevenLabsView(CompatView):
+    error_handler = staticmethod(elevenlabs_errors)
 
 
 class HasAnyScope(permissions.BasePermission):
@@ -77,49 +105,6 @@ def valid(serializer_class, data, *, codes: dict | None = None) -> dict:
     )
 
 
-def voice_not_found(reference) -> ApiError:
-    return ApiError(
-        code="voice_not_found",
-        message=f"No voice {str(reference)!r} among your voices and the stock voices "
-        "(list them with GET /v1/voices or GET /v1/audio/voices).",
-        status_code=status.HTTP_404_NOT_FOUND,
-    )
-
-
-def voice_by_id(user, value) -> Voice:
-    """A voice the user may use, by its public id; anything else is a 404."""
-    try:
-        code = uuid.UUID(str(value))
-    except ValueError:
-        raise voice_not_found(value) from None
-    try:
-        return voice_selectors.voice_get(user=user, code=code)
-    except Http404:
-        raise voice_not_found(value) from None
-
-
-def voice_by_reference(user, value: str) -> Voice:
-    """By id, else by name: case-insensitive, the user's own voices before stock voices, an
-    exact-case match before other spellings."""
-    value = value.strip()
-    try:
-        return voice_by_id(user, value)
-    except ApiError:
-        pass
-    matches = list(voice_selectors.voice_list(user=user).filter(name__iexact=value))
-    ranked = sorted(matches, key=lambda v: (v.is_stock, v.name != value, v.pk))
-    if not ranked:
-        raise voice_not_found(value)
-    rank = (ranked[0].is_stock, ranked[0].name != value)
-    if len(ranked) > 1 and (ranked[1].is_stock, ranked[1].name != value) == rank:
-        raise ApiError(
-            code="voice_ambiguous",
-            message=f"More than one voice is named like {value!r}; use its id or exact name.",
-            details={"ids": [str(v.code) for v in ranked]},
-        )
-    return ranked[0]
-
-
 def job_params(**given) -> dict:
     """The parameters the client sent (site defaults are applied by the job service)."""
     return {name: value for name, value in given.items() if value is not None}
@@ -137,15 +122,6 @@ def encode_options(voice: Voice, *, fmt: str, sample_rate=None, bitrate=None) ->
 
 
 # --- jobs -------------------------------------------------------------------------------------
-def service_error(exc: ValidationError) -> ApiError:
-    code = getattr(exc, "code", None) or "invalid_request"
-    return ApiError(
-        code=code,
-        message=" ".join(exc.messages),
-        status_code=_STATUS_FOR_CODE.get(code, status.HTTP_400_BAD_REQUEST),
-    )
-
-
 def job_start(
     request, *, voice: Voice, text: str, language: str, options: EncodeOptions, params: dict
 ) -> SynthesisJob:
@@ -157,23 +133,18 @@ def job_start(
             message=f"Up to {limit:,} characters per request here ({len(text):,} sent); send "
             "longer texts to POST /api/v1/synthesis, which makes a job to download later.",
         )
-    try:
-        return services.job_create(
-            owner=request.user,
-            voice=voice,
-            text=text,
-            language=language or voice.language or "en",
-            output_format=options.format.name,
-            sample_rate=options.sample_rate_out,
-            params=params,
-            stream=True,
-            request=request,
-            api_key=request_api_key(request),
-        )
-    except Voice.DoesNotExist:
-        raise voice_not_found(voice.code) from None
-    except ValidationError as exc:
-        raise service_error(exc) from None
+    return services.job_create(
+        owner=request.user,
+        voice=voice,
+        text=text,
+        language=language,
+        output_format=options.format.name,
+        sample_rate=options.sample_rate_out,
+        params=params,
+        stream=True,
+        request=request,
+        api_key=request_api_key(request),
+    )
 
 
 # --- audio ------------------------------------------------------------------------------------

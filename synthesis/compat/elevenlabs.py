@@ -22,17 +22,17 @@ from config.api import ApiError
 from synthesis.api.responses import job_audio_response
 from synthesis.compat import serializers as s
 from synthesis.compat.common import (
-    CompatView,
+    ElevenLabsView,
     encode_options,
     job_params,
     job_start,
     stream_answer,
     valid,
-    voice_by_id,
 )
 from synthesis.engines import engines
 from synthesis.jobs import selectors as synthesis_selectors
 from synthesis.models import SynthesisJob
+from voices import selectors as voice_selectors
 from voices.selectors import LANGUAGE_NAMES
 
 DEFAULT_OUTPUT_FORMAT = "mp3_44100_128"
@@ -76,7 +76,7 @@ def model_check(model_id: str | None) -> None:
     )
 
 
-class TextToSpeech(CompatView):
+class TextToSpeech(ElevenLabsView):
     """POST /v1/text-to-speech/{voice_id}[/stream] → audio as the worker generates it.
 
     Both paths stream (ElevenLabs' convert answers a stream too); the job's whole file is kept
@@ -90,7 +90,7 @@ class TextToSpeech(CompatView):
         fmt, rate, bitrate = output_format_parse(request.query_params.get("output_format"))
         data = valid(s.TextToSpeechInput, request.data, codes=TTS_ERROR_CODES)
         model_check(data.get("model_id"))
-        voice = voice_by_id(request.user, voice_id)
+        voice = voice_selectors.voice_find(user=request.user, reference=voice_id, by_name=False)
         options = encode_options(voice, fmt=fmt, sample_rate=rate, bitrate=bitrate)
         speed = (data.get("voice_settings") or {}).get("speed")
         job = job_start(
@@ -107,7 +107,7 @@ class TextToSpeech(CompatView):
 
 
 # --- history ----------------------------------------------------------------------------------
-class HistoryList(CompatView):
+class HistoryList(ElevenLabsView):
     """GET /v1/history: your synthesis jobs (from every API and the dashboard), newest first."""
 
     required_scope = "history:read"
@@ -146,14 +146,14 @@ def _history_page(user, *, page_size: int, start_after=None, voice_code=None):
     return items[:page_size], len(items) > page_size
 
 
-class HistoryDetail(CompatView):
+class HistoryDetail(ElevenLabsView):
     required_scope = "history:read"
 
     def get(self, request, item_id):
         return Response(s.history_item(_job(request.user, item_id)))
 
 
-class HistoryAudio(CompatView):
+class HistoryAudio(ElevenLabsView):
     """GET /v1/history/{id}/audio: the stored file of a finished job (Range works)."""
 
     required_scope = "history:read"
@@ -179,7 +179,7 @@ def _history_item_not_found() -> ApiError:
 
 
 # --- subscription and models ------------------------------------------------------------------
-class UserSubscription(CompatView):
+class UserSubscription(ElevenLabsView):
     """GET /v1/user/subscription: your plan's limits and this month's use."""
 
     required_scope = "usage:read"

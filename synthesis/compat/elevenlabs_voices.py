@@ -24,8 +24,9 @@ from rest_framework.response import Response
 from accounts.api.auth import request_api_key
 from accounts.selectors import plan_for_user
 from config.api import ApiError
+from config.service_errors import ServiceError
 from synthesis.compat import serializers as s
-from synthesis.compat.common import CompatView, valid, voice_by_id
+from synthesis.compat.common import ElevenLabsView, valid
 from voices import selectors as voice_selectors
 from voices import services as voice_services
 from voices.models import Consent, Sample, Voice
@@ -41,7 +42,7 @@ def _actor(request) -> dict:
     return {"request": request, "api_key": request_api_key(request)}
 
 
-class VoiceList(CompatView):
+class VoiceList(ElevenLabsView):
     required_scope = "voices:read"
 
     def get(self, request):
@@ -49,19 +50,24 @@ class VoiceList(CompatView):
         return Response({"voices": [s.eleven_voice(v, request.user) for v in voices]})
 
 
-class VoiceDetail(CompatView):
+class VoiceDetail(ElevenLabsView):
     required_scopes = {"GET": "voices:read", "DELETE": "voices:write"}
 
     def get(self, request, voice_id):
-        return Response(s.eleven_voice(voice_by_id(request.user, voice_id), request.user))
+        return Response(
+            s.eleven_voice(
+                voice_selectors.voice_find(user=request.user, reference=voice_id, by_name=False),
+                request.user,
+            )
+        )
 
     def delete(self, request, voice_id):
-        voice = voice_by_id(request.user, voice_id)
+        voice = voice_selectors.voice_find(user=request.user, reference=voice_id, by_name=False)
         voice_services.voice_delete(user=request.user, voice=voice, **_actor(request))
         return Response({"status": "ok"})
 
 
-class VoiceAdd(UploadLimitMixin, CompatView):
+class VoiceAdd(UploadLimitMixin, ElevenLabsView):
     """POST /v1/voices/add (multipart: name, files..., description, labels as JSON)."""
 
     required_scope = "voices:write"
@@ -190,7 +196,7 @@ def _add_and_build(request, uploads: list, fields: dict) -> Voice:
                 **fields,
                 **_actor(request),
             )
-    except ApiError:
+    except (ApiError, ServiceError):
         for sample in samples:  # nothing half-made stays behind
             _sample_delete_quietly(request, sample)
         raise
@@ -224,5 +230,5 @@ def _intake_wait(user, samples: list[Sample]) -> None:
 
 def _sample_delete_quietly(request, sample: Sample) -> None:
     # A sample that already belongs to something, or is gone, is left alone.
-    with contextlib.suppress(ApiError):
+    with contextlib.suppress(ServiceError):
         voice_services.sample_delete(user=request.user, sample=sample, **_actor(request))

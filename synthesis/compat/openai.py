@@ -26,7 +26,6 @@ from synthesis.compat.common import (
     no_retry_on_failure,
     stream_answer,
     valid,
-    voice_by_reference,
 )
 from synthesis.compat.elevenlabs import eleven_models
 from synthesis.models import SynthesisJob
@@ -51,7 +50,7 @@ class Speech(CompatView):
 
     def post(self, request):
         data = valid(s.SpeechInput, request.data, codes=SPEECH_ERROR_CODES)
-        voice = voice_by_reference(request.user, data["voice"])
+        voice = voice_selectors.voice_find(user=request.user, reference=data["voice"])
         fmt = data["response_format"]
         options = encode_options(voice, fmt=fmt, sample_rate=OUTPUT_SAMPLE_RATE)
         job = job_start(

@@ -4,9 +4,9 @@ Everything engine-specific comes from the voice's engine facts (`synthesis.engin
 languages, sample rate and parameters. Site-wide default parameters
 (settings.SYNTHESIS_DEFAULT_PARAMS) apply here, so they hold on every surface.
 
-Every refusal is a ValidationError with a `.code` the API shows (empty_text, text_too_long,
-unsupported_language, unsupported_format, unsupported_sample_rate, invalid_parameters,
-voice_not_ready), or Voice.DoesNotExist for a voice the requester may not use.
+Every refusal is a ServiceError (config.service_errors) whose code the surfaces show:
+empty_text, text_too_long, unsupported_language, unsupported_format, unsupported_sample_rate,
+invalid_parameters, voice_not_ready, voice_not_found (a voice the requester may not use).
 """
 
 from __future__ import annotations
@@ -16,10 +16,9 @@ import json
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured, ValidationError
-from rest_framework import status
+from django.core.exceptions import ImproperlyConfigured
 
-from config.api import ApiError
+from config.service_errors import ServiceError
 from synthesis.engines import EngineFacts, SynthesisParams, engine_facts
 from synthesis.jobs.encoding import FORMATS, EncodingError, check_options
 from synthesis.jobs.text import normalize_text
@@ -44,7 +43,10 @@ def voice_engine(voice: Voice) -> EngineFacts:
         return engine_facts(voice.engine)
     cloning = cloning_engine()
     if cloning is None:
-        raise ValidationError("No installed engine clones voices.", code="voice_not_ready")
+        raise ServiceError(
+            code="voice_not_ready",
+            message="No installed engine clones voices.",
+        )
     return cloning
 
 
@@ -66,11 +68,15 @@ def request_checked(
     """One request, checked against the voice's engine; defaults filled from the voice."""
     voice_check(owner=owner, voice=voice)
     if not text or not text.strip():
-        raise ValidationError("Text is empty.", code="empty_text")
+        raise ServiceError(
+            code="empty_text",
+            message="Text is empty.",
+        )
     if len(text) > settings.SYNTHESIS_MAX_CHARACTERS:
-        raise ValidationError(
-            f"Text is {len(text)} characters; the limit is {settings.SYNTHESIS_MAX_CHARACTERS}.",
+        raise ServiceError(
             code="text_too_long",
+            message=f"Text is {len(text)} characters; "
+            f"the limit is {settings.SYNTHESIS_MAX_CHARACTERS}.",
         )
     facts = voice_engine(voice)
     try:
@@ -79,11 +85,14 @@ def request_checked(
             language or voice.language or default, voice_language=voice.language
         )
     except ValueError as exc:
-        raise ValidationError(str(exc), code="unsupported_language") from None
+        raise ServiceError(
+            code="unsupported_language",
+            message=str(exc),
+        ) from None
     if output_format not in FORMATS:
-        raise ValidationError(
-            f"Unsupported format {output_format!r}; use one of: {', '.join(FORMATS)}.",
+        raise ServiceError(
             code="unsupported_format",
+            message=f"Unsupported format {output_format!r}; use one of: {', '.join(FORMATS)}.",
         )
     sample_rate = sample_rate or default_sample_rate(facts, output_format)
     try:
@@ -91,14 +100,23 @@ def request_checked(
             fmt=output_format, sample_rate_in=facts.sample_rate, sample_rate_out=sample_rate
         )
     except EncodingError as exc:
-        raise ValidationError(str(exc), code="unsupported_sample_rate") from None
+        raise ServiceError(
+            code="unsupported_sample_rate",
+            message=str(exc),
+        ) from None
     try:
         checked = facts.params_checked({**site_default_params(facts), **(params or {})})
     except (TypeError, ValueError) as exc:
-        raise ValidationError(f"Invalid parameters: {exc}", code="invalid_parameters") from None
+        raise ServiceError(
+            code="invalid_parameters",
+            message=f"Invalid parameters: {exc}",
+        ) from None
     text = normalize_text(text)
     if not text.strip():  # nothing speakable left once control characters are gone
-        raise ValidationError("Text is empty.", code="empty_text")
+        raise ServiceError(
+            code="empty_text",
+            message="Text is empty.",
+        )
     return CheckedRequest(text, language, output_format, sample_rate, checked)
 
 
@@ -122,10 +140,12 @@ def site_default_params(facts: EngineFacts) -> dict:
 
 def voice_check(*, owner, voice: Voice) -> None:
     if not voice.is_stock and voice.owner_id != owner.pk:
-        raise Voice.DoesNotExist  # a stranger's voice does not exist for this owner
+        # A stranger's voice does not exist for this owner.
+        raise ServiceError("voice_not_found", "No such voice among yours and the stock voices.")
     if voice.status != Voice.Status.READY:
-        raise ValidationError(
-            f"Voice {voice.name!r} is not ready (it is {voice.status}).", code="voice_not_ready"
+        raise ServiceError(
+            code="voice_not_ready",
+            message=f"Voice {voice.name!r} is not ready (it is {voice.status}).",
         )
 
 
@@ -135,10 +155,9 @@ def request_fingerprint(**request) -> str:
     return hashlib.sha256(body.encode()).hexdigest()
 
 
-def idempotency_conflict() -> ApiError:
-    return ApiError(
+def idempotency_conflict() -> ServiceError:
+    return ServiceError(
         code="idempotency_key_reused",
         message="This Idempotency-Key was already used for a different request; send a new "
         "key for a new request (a retry must repeat the same body).",
-        status_code=status.HTTP_409_CONFLICT,
     )

@@ -8,10 +8,9 @@ from __future__ import annotations
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
-from rest_framework import status
 
 from audit.services import audit_record
-from config.api import ApiError
+from config.service_errors import ServiceError
 from synthesis.models import SynthesisBatch, SynthesisJob
 
 
@@ -57,13 +56,12 @@ def job_audio_consumed(*, job: SynthesisJob, request=None) -> bool:
 
 @transaction.atomic
 def job_delete(*, job: SynthesisJob, user, request=None, api_key=None) -> None:
-    """Remove a finished job from the history with its audio (ApiError 409 while it runs)."""
+    """Remove a finished job from the history with its audio (ServiceError 409 while it runs)."""
     if not SynthesisJob.objects.filter(pk=job.pk, status__in=SynthesisJob.TERMINAL).exists():
-        raise ApiError(
+        raise ServiceError(
             code="job_not_finished",
             message="The job is still queued or running; cancel it first "
             "(POST /api/v1/synthesis/{id}/cancel), then delete it.",
-            status_code=status.HTTP_409_CONFLICT,
         )
     name = job.audio.name
     audit_record(

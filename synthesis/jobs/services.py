@@ -13,7 +13,6 @@ import logging
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -22,6 +21,7 @@ from accounts import usage
 from audit.models import AuditEvent
 from audit.services import audit_record
 from config.queueing import task_send_on_commit
+from config.service_errors import ServiceError
 from synthesis.jobs.checks import idempotency_conflict, request_checked, request_fingerprint
 from synthesis.models import SynthesisJob
 from synthesis.webhooks.services import delivery_create, webhook_url_check
@@ -55,11 +55,11 @@ def job_create(
     `webhook_url` gets a signed POST when the job succeeds or fails; `store=False` deletes the
     audio after its first complete download.
 
-    Raises ValidationError with a `.code` for bad input (empty_text, text_too_long,
+    Raises ServiceError with a code for bad input (empty_text, text_too_long,
     unsupported_language, unsupported_format, unsupported_sample_rate, invalid_parameters,
-    voice_not_ready, invalid_webhook_url); accounts.usage.QuotaExceeded (an ApiError: 402
+    voice_not_ready, invalid_webhook_url); accounts.usage.QuotaExceeded (a ServiceError: 402
     quota_exceeded / key_quota_exceeded / storage_exceeded, 429 concurrent_jobs_exceeded),
-    audited as accounts.quota.refused; ApiError 409 idempotency_key_reused.
+    audited as accounts.quota.refused; ServiceError 409 idempotency_key_reused.
 
     With an `idempotency_key` a repeated request returns the job the first one made, charged
     once; that job has `idempotent_replay = True` (a new job has it False).
@@ -152,7 +152,7 @@ def _replay(owner, key: str, fingerprint: str) -> SynthesisJob | None:
 @transaction.atomic
 def job_cancel(*, job: SynthesisJob, user, request=None, api_key=None) -> SynthesisJob:
     """Cancel a queued job at once (refunding it); ask a running one to stop after its current
-    chunk (refunded when it stops). ValidationError `job_finished` when it already ended."""
+    chunk (refunded when it stops). ServiceError `job_finished` when it already ended."""
     now = timezone.now()
     if SynthesisJob.objects.filter(pk=job.pk, status=SynthesisJob.Status.QUEUED).update(
         status=SynthesisJob.Status.CANCELLED, cancel_requested=True, finished_at=now
@@ -164,7 +164,10 @@ def job_cancel(*, job: SynthesisJob, user, request=None, api_key=None) -> Synthe
         cancel_requested=True
     ):
         job.refresh_from_db()
-        raise ValidationError(f"The job has already {job.status}.", code="job_finished")
+        raise ServiceError(
+            code="job_finished",
+            message=f"The job has already {job.status}.",
+        )
     job.refresh_from_db()
     audit_record(
         action="synthesis.job.cancelled",

@@ -9,7 +9,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from accounts.usage import usage_summary
-from config.api import ApiError
+from config.service_errors import ServiceError
 from synthesis.jobs import outputs, selectors
 from synthesis.models import SynthesisJob
 from synthesis.webhooks import services as webhooks
@@ -39,8 +39,8 @@ def history_delete(request, code):
     job = selectors.job_get(user=request.user, code=code)
     try:
         outputs.job_delete(job=job, user=request.user, request=request)
-    except ApiError as exc:
-        messages.error(request, str(exc.detail))
+    except ServiceError as exc:
+        messages.error(request, exc.message)
     else:
         messages.success(request, "Deleted from your history, with its audio.")
     return redirect("synthesis_history")

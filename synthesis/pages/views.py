@@ -2,12 +2,11 @@
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
 from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
 from accounts.selectors import plan_for_user
-from config.api import ApiError
+from config.service_errors import ServiceError
 from synthesis.jobs import services
 from synthesis.jobs.encoding import FORMATS
 from synthesis.models import SynthesisJob
@@ -44,10 +43,8 @@ def speak(request):
                 params={"speed": data["speed"]},
                 request=request,
             )
-        except ValidationError as exc:
-            form.add_error(None, exc)
-        except ApiError as exc:  # quota refusals say what ran out and when it resets
-            form.add_error(None, str(exc.detail))
+        except ServiceError as exc:  # quota refusals say what ran out and when it resets
+            form.add_error(None, exc.message)
         else:
             messages.success(request, "Queued: the audio appears here as soon as it is ready.")
             return redirect("synthesis_job", code=job.code)

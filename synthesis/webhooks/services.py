@@ -27,13 +27,13 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
 from audit.services import audit_record
 from config.queueing import task_send_on_commit
+from config.service_errors import ServiceError
 from synthesis.models import SynthesisBatch, SynthesisJob, WebhookDelivery, WebhookSecret
 from synthesis.webhooks import payloads
 
@@ -50,11 +50,14 @@ class WebhookUrlRefused(Exception):
 
 # --- URLs ------------------------------------------------------------------------------------
 def webhook_url_check(url: str) -> str:
-    """The URL if webhooks may be sent to it; ValidationError `invalid_webhook_url` if not."""
+    """The URL if webhooks may be sent to it; ServiceError `invalid_webhook_url` if not."""
     try:
         return _url_allowed(url)
     except WebhookUrlRefused as exc:
-        raise ValidationError(str(exc), code="invalid_webhook_url") from None
+        raise ServiceError(
+            code="invalid_webhook_url",
+            message=str(exc),
+        ) from None
 
 
 def _url_allowed(url: str) -> str:

@@ -72,9 +72,9 @@ def test_expired_key_is_refused(api_client, owner):
 
 @pytest.mark.django_db
 def test_unknown_scope_is_refused(owner):
-    from django.core.exceptions import ValidationError
+    from config.service_errors import ServiceError
 
-    with pytest.raises(ValidationError):
+    with pytest.raises(ServiceError):
         services.api_key_create(user=owner, name="x", scopes=["root"])
     assert not UserAPIKey.objects.exists()
 

@@ -56,3 +56,21 @@ def test_me_returns_user_and_plan(owner_client, owner):
 def test_request_id_from_proxy_is_kept_when_sane(client):
     assert client.get("/", HTTP_X_REQUEST_ID="abc-123")["X-Request-ID"] == "abc-123"
     assert client.get("/", HTTP_X_REQUEST_ID="bad id;")["X-Request-ID"] != "bad id;"
+
+
+def test_every_non_400_service_code_has_its_status_in_the_one_table():
+    """Services say what went wrong (a code); only config.service_errors says the HTTP status."""
+    from config.service_errors import HTTP_STATUS, ServiceError, http_status
+
+    assert http_status("voice_slots_exhausted") == 409
+    assert http_status("quota_exceeded") == 402
+    assert http_status("concurrent_jobs_exceeded") == 429
+    assert http_status("anything_else") == 400
+    assert set(HTTP_STATUS.values()) <= {402, 403, 404, 409, 413, 422, 429}
+    error = ServiceError("sample_in_use", "In use.", details={"voice": "x"})
+    assert (error.code, error.message, error.details, str(error)) == (
+        "sample_in_use",
+        "In use.",
+        {"voice": "x"},
+        "In use.",
+    )

@@ -11,6 +11,7 @@ from rest_framework.test import APIClient
 
 from accounts import services as account_services
 from synthesis.engines.base import Conditioning
+from tests.support.waiting import wait_for
 from voices import services
 from voices.models import Consent, Sample, Voice
 from voices.services.conditioning import conditioning_store
@@ -106,18 +107,6 @@ def multipart_body(filename: str, content: bytes, field: str = "file") -> bytes:
 
 
 MULTIPART = f"multipart/form-data; boundary={BOUNDARY}"
-
-
-def wait_for(predicate, *, timeout=300.0, interval=0.25, what="condition"):
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def wait_samples_done(codes, *, timeout=600.0) -> dict:

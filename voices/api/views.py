@@ -374,7 +374,7 @@ class VoiceMix(VoicesAPIView):
 def _mix_items(user, spec) -> list:
     if isinstance(spec, str):
         return [
-            (selectors.voice_get_by_name(user=user, name=name), weight)
+            (selectors.voice_find(user=user, reference=name), weight)
             for name, weight in services.mix_spec_parse(spec)
         ]
     return [(selectors.voice_get(user=user, code=code), weight) for code, weight in spec]

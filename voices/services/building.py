@@ -7,11 +7,10 @@ import uuid
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
-from rest_framework import status
 
 from accounts.selectors import plan_for_user
 from audit.services import audit_record
-from config.api import ApiError
+from config.service_errors import ServiceError
 from voices import selectors
 from voices.models import Consent, Sample, Voice
 from voices.services.dispatch import consent_verify_dispatch, voice_build_dispatch
@@ -20,34 +19,37 @@ from voices.services.samples import sample_create, sample_files, storage_delete_
 MAX_LABELS = 20
 
 
-def _conflict(code: str, message: str, **details) -> ApiError:
-    return ApiError(
-        code=code, message=message, status_code=status.HTTP_409_CONFLICT, details=details
+def _conflict(code: str, message: str, **details) -> ServiceError:
+    return ServiceError(code=code, message=message, details=details)
+
+
+def _not_found() -> ServiceError:
+    return ServiceError(
+        code="not_found",
+        message="Not found.",
     )
 
 
-def _not_found() -> ApiError:
-    return ApiError(code="not_found", message="Not found.", status_code=status.HTTP_404_NOT_FOUND)
-
-
 def voice_fields_clean(*, name: str, language: str = "", labels=None) -> tuple[str, str, dict]:
-    """Validated name, canonical language code (or "") and labels; ApiError 400 otherwise."""
+    """Validated name, canonical language code (or "") and labels; ServiceError otherwise."""
     name = (name or "").strip()
     if not name or len(name) > 100:
-        raise ApiError(code="invalid_name", message="Give the voice a name of 1-100 characters.")
+        raise ServiceError(
+            code="invalid_name", message="Give the voice a name of 1-100 characters."
+        )
     engine = selectors.cloning_engine()
     if language and engine is not None:
         try:
             language = engine.resolve_language(language)
         except ValueError as exc:
-            raise ApiError(code="unsupported_language", message=str(exc)) from None
+            raise ServiceError(code="unsupported_language", message=str(exc)) from None
     labels = labels or {}
     if (
         not isinstance(labels, dict)
         or len(labels) > MAX_LABELS
         or not all(isinstance(k, str) and isinstance(v, str) for k, v in labels.items())
     ):
-        raise ApiError(
+        raise ServiceError(
             code="invalid_labels",
             message=f"Labels are up to {MAX_LABELS} text keys with text values.",
         )
@@ -85,7 +87,7 @@ def _samples_for_voice(owner, codes, *, require_ready: bool) -> list[Sample]:
     codes = list(dict.fromkeys(uuid_or_404(code) for code in codes or []))
     limit = settings.VOICES_MAX_SAMPLES_PER_VOICE
     if not 1 <= len(codes) <= limit:
-        raise ApiError(code="invalid_samples", message=f"Choose 1 to {limit} samples.")
+        raise ServiceError(code="invalid_samples", message=f"Choose 1 to {limit} samples.")
     found = {
         str(s.code): s
         for s in selectors.visible_to(Sample.objects.select_for_update(), owner).filter(
@@ -105,7 +107,7 @@ def _samples_for_voice(owner, codes, *, require_ready: bool) -> list[Sample]:
 def samples_check(
     samples: list[Sample], *, require_ready: bool, voice: Voice | None = None
 ) -> None:
-    """ApiError unless every sample is a voice sample, free (or the voice's own) and usable."""
+    """ServiceError unless every sample is a voice sample, free (or the voice's own) and usable."""
     for sample in samples:
         label = sample.original_name or str(sample.code)
         if sample.voice_id and (voice is None or sample.voice_id != voice.pk):
@@ -113,15 +115,14 @@ def samples_check(
                 "sample_in_use", f"{label} already belongs to a voice.", sample=str(sample.code)
             )
         if sample.purpose != Sample.Purpose.VOICE:
-            raise ApiError(
+            raise ServiceError(
                 code="invalid_samples",
                 message=f"{label} is a consent recording, not a voice sample.",
             )
         if sample.status == Sample.Status.REJECTED:
-            raise ApiError(
+            raise ServiceError(
                 code="sample_rejected",
                 message=f"{label} was rejected: {sample.error_message}",
-                status_code=status.HTTP_422_UNPROCESSABLE_ENTITY,
                 details={"sample": str(sample.code), "error_code": sample.error_code},
             )
         if require_ready and sample.status != Sample.Status.READY:
@@ -134,7 +135,7 @@ def samples_check(
 
 def _consent_for_voice(owner, code) -> Consent:
     if not code:
-        raise ApiError(
+        raise ServiceError(
             code="consent_required",
             message="A voice needs consent: attest and record the consent statement first.",
         )
@@ -157,11 +158,10 @@ def _consent_for_voice(owner, code) -> Consent:
             )
         return consent
     if recording.status == Sample.Status.REJECTED:
-        raise ApiError(
+        raise ServiceError(
             code="consent_recording_rejected",
             message=f"The consent recording was rejected: {recording.error_message} "
             "Record it again.",
-            status_code=status.HTTP_422_UNPROCESSABLE_ENTITY,
         )
     if recording.status != Sample.Status.READY:
         raise _conflict("sample_not_ready", "The consent recording is still being processed.")
@@ -314,10 +314,9 @@ def voice_consent_attach(*, user, voice: Voice, consent_code, request=None, api_
 def _owned_for_change(user, voice: Voice) -> Voice:
     """The voice locked for a change by its owner: 404 for strangers, 403 for stock voices."""
     if voice.is_stock:
-        raise ApiError(
+        raise ServiceError(
             code="stock_voice_readonly",
             message="Stock voices cannot be renamed, deleted, mixed or cloned.",
-            status_code=status.HTTP_403_FORBIDDEN,
         )
     if voice.owner_id != user.pk:
         raise _not_found()

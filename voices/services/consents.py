@@ -11,12 +11,11 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
-from rest_framework import status
 
 from audit.models import AuditEvent
 from audit.services import audit_record
-from config.api import ApiError
 from config.net import client_ip
+from config.service_errors import ServiceError
 from voices.consent_text import ATTESTATION_TEXT, phrase_generate, statement_for
 from voices.models import Consent, Sample, Voice
 from voices.selectors import consent_is_expired
@@ -35,7 +34,7 @@ MISMATCH_MESSAGE = (
 def consent_issue(*, owner, attest: bool, request=None, api_key=None) -> Consent:
     """Record the owner's attestation and issue a fresh phrase for the consent statement."""
     if not attest:
-        raise ApiError(
+        raise ServiceError(
             code="attestation_required",
             message="Confirm that you have the right to clone this voice (attest: true).",
         )
@@ -74,18 +73,19 @@ def consent_recording_add(*, user, consent: Consent, upload, request=None, api_k
         .get(pk=consent.pk)
     )
     if consent.owner_id != user.pk:
-        raise ApiError(code="not_found", message="Not found.", status_code=404)
+        raise ServiceError(
+            code="not_found",
+            message="Not found.",
+        )
     if consent.voice_id:
-        raise ApiError(
+        raise ServiceError(
             code="consent_used",
             message="This consent was already given for a voice; start a new one.",
-            status_code=status.HTTP_409_CONFLICT,
         )
     if consent_is_expired(consent):
-        raise ApiError(
+        raise ServiceError(
             code="consent_expired",
             message="This consent phrase has expired; ask for a new one and record it at once.",
-            status_code=status.HTTP_409_CONFLICT,
         )
     old = consent.recording
     sample = sample_create(
@@ -223,10 +223,9 @@ def consent_override_approve(*, voice: Voice, admin_user, request=None) -> Voice
     voice = Voice.objects.select_for_update().get(pk=voice.pk)
     consent = Consent.objects.select_for_update().filter(voice=voice).first()
     if not voice.flagged or consent is None or consent.status != Consent.Status.MISMATCH:
-        raise ApiError(
+        raise ServiceError(
             code="not_flagged",
             message=f"Voice {voice.name!r} is not flagged for a consent mismatch.",
-            status_code=status.HTTP_409_CONFLICT,
         )
     now = timezone.now()
     consent.status = Consent.Status.OVERRIDDEN

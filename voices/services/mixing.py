@@ -7,10 +7,9 @@ import re
 
 from django.core.files.base import ContentFile
 from django.db import transaction
-from rest_framework import status
 
 from audit.services import audit_record
-from config.api import ApiError
+from config.service_errors import ServiceError
 from synthesis.engines.base import blend
 from voices.models import Voice
 from voices.services.building import voice_fields_clean, voice_insert, voice_slots_check
@@ -20,12 +19,12 @@ MIN_MIX, MAX_MIX = 2, 5
 _PART = re.compile(r"^\s*(?P<name>[^()]+?)\s*(?:\((?P<weight>[^()]*)\))?\s*$")
 
 
-def _invalid(code: str, message: str, **details) -> ApiError:
-    return ApiError(code=code, message=message, details=details)
+def _invalid(code: str, message: str, **details) -> ServiceError:
+    return ServiceError(code=code, message=message, details=details)
 
 
 def weight_check(value) -> float:
-    """A mix weight as a positive finite float; ApiError 400 invalid_weight otherwise."""
+    """A mix weight as a positive finite float; ServiceError invalid_weight otherwise."""
     if isinstance(value, bool):
         value = None
     try:
@@ -64,15 +63,17 @@ def _check_sources(owner, items: list[tuple[Voice, float]]) -> None:
                 f"{voice.name!r} is a stock voice; only your own voices can be mixed.",
             )
         if voice.owner_id != owner.pk:
-            raise ApiError(code="not_found", message="Not found.", status_code=404)
+            raise ServiceError(
+                code="not_found",
+                message="Not found.",
+            )
         if voice.pk in seen:
             raise _invalid("invalid_mix", f"{voice.name!r} appears twice in the mix.")
         seen.add(voice.pk)
         if voice.status != Voice.Status.READY or not voice.conditioning:
-            raise ApiError(
+            raise ServiceError(
                 code="voice_not_ready",
                 message=f"{voice.name!r} is {voice.status}.",
-                status_code=status.HTTP_409_CONFLICT,
             )
     engines = {voice.engine for voice, _ in items}
     if len(engines) > 1:
@@ -106,10 +107,9 @@ def voice_mix(
     except ValueError as exc:  # different model versions or array shapes
         raise _invalid("voices_not_mixable", f"These voices cannot be mixed: {exc}") from None
     except OSError:  # a stored conditioning went missing: the operator must rebuild that voice
-        raise ApiError(
+        raise ServiceError(
             code="voice_not_ready",
             message="A voice's computed data is missing from storage; rebuild it, then mix.",
-            status_code=status.HTTP_409_CONFLICT,
         ) from None
     voice_slots_check(owner)
     total = sum(float(weight) for _, weight in items)

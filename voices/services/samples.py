@@ -12,11 +12,10 @@ from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
-from rest_framework import status
 
 from audit.models import AuditEvent
 from audit.services import audit_record
-from config.api import ApiError
+from config.service_errors import ServiceError
 from voices.models import Sample
 from voices.services.dispatch import sample_intake_dispatch
 from voices.uploads import UploadTooLarge, display_name, upload_limit_bytes
@@ -172,18 +171,19 @@ def sample_reject(*, sample_id: int, code: str, message: str) -> Sample | None:
 @transaction.atomic
 def sample_delete(*, user, sample: Sample, request=None, api_key=None) -> None:
     if sample.owner_id != user.pk:
-        raise ApiError(code="not_found", message="Not found.", status_code=404)
+        raise ServiceError(
+            code="not_found",
+            message="Not found.",
+        )
     if sample.voice_id:
-        raise ApiError(
+        raise ServiceError(
             code="sample_in_use",
             message="This sample belongs to a voice; delete the voice to delete its samples.",
-            status_code=status.HTTP_409_CONFLICT,
         )
     if sample.purpose == Sample.Purpose.CONSENT and hasattr(sample, "consent"):
-        raise ApiError(
+        raise ServiceError(
             code="sample_in_use",
             message="This recording is part of a consent record and is kept with it.",
-            status_code=status.HTTP_409_CONFLICT,
         )
     storage_delete_on_commit(sample_files(sample))
     audit_record(

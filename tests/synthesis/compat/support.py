@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import subprocess
-import time
 
 import pytest
-from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
 from rest_framework.test import APIClient
 
 from accounts import services as account_services
-from tests.synthesis.audio_helpers import write_reference_wav
-from voices.models import Voice
+from tests.support.waiting import wait_for
+from tests.synthesis.support import voice_built_by_worker
 
 TOKENS = 10  # fixed audio tokens per chunk: random weights rarely emit the stop token
 
@@ -59,16 +56,6 @@ def decoded_seconds(data: bytes, *, fmt_hint: str | None = None) -> float:
     return len(pcm) / 2 / 24_000
 
 
-def wait_for(predicate, *, timeout=240.0, interval=0.2, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def wait_jobs_finished(timeout=240.0) -> None:
     """Let the worker finish every job (storing, settling), so the database flush after a
     test does not race it."""
@@ -89,20 +76,7 @@ def fixed_tokens(settings):
 @pytest.fixture
 def built_voice(owner, celery_worker, tmp_path, fixed_tokens):
     """A ready XTTS voice whose conditioning the worker computed from a reference WAV."""
-    from voices.tasks import voice_conditioning_compute
-
-    wav = write_reference_wav(tmp_path / "ref.wav", seconds=6.0)
-    name = default_storage.save(f"test-samples/{owner.code}/ref.wav", ContentFile(wav.read_bytes()))
-    voice = Voice.objects.create(owner=owner, name="Narrator", language="en")
-    voice_conditioning_compute.delay(voice_id=voice.pk, sample_names=[name])
-
-    def built():
-        voice.refresh_from_db()
-        return voice.status != Voice.Status.BUILDING
-
-    wait_for(built, what="voice conditioning")
-    assert voice.status == Voice.Status.READY, (voice.failure_reason, celery_worker.log()[-3000:])
-    return voice
+    return voice_built_by_worker(celery_worker, owner, tmp_path, name="Narrator", language="en")
 
 
 @pytest.fixture

@@ -643,3 +643,27 @@ def test_another_user_gets_404_for_the_owners_objects(stranger, owned, method, p
     response = _call(xi_client(api_key(stranger, "all")), method, path, owned)
     assert response.status_code == 404
     assert Voice.objects.filter(code=owned["voice"]).exists()
+
+
+@pytest.mark.django_db
+def test_each_surface_shapes_a_service_refusal_for_its_clients(owner):
+    """One ServiceError (voice_not_ready, 409 by config.service_errors), three answers: the
+    native shape, OpenAI's {"error": {message, type, param, code}} and ElevenLabs' "detail"."""
+    voice = make_ready_voice(owner, "Pending")
+    Voice.objects.filter(pk=voice.pk).update(status=Voice.Status.BUILDING)
+    client = bearer_client(api_key(owner, "all"))
+    native = client.post(
+        "/api/v1/synthesis", {"voice": str(voice.code), "text": "Hi."}, format="json"
+    )
+    openai = client.post(
+        SPEECH, {"model": "tts-1", "voice": "Pending", "input": "Hi."}, format="json"
+    )
+    eleven = client.post(f"/v1/text-to-speech/{voice.code}", {"text": "Hi."}, format="json")
+    assert native.status_code == openai.status_code == eleven.status_code == 409
+    assert native.json()["error"]["code"] == "voice_not_ready"
+    assert "type" not in native.json()["error"]
+    assert openai.json()["error"]["type"] == "invalid_request_error"
+    assert openai.json()["error"]["param"] is None
+    assert openai.json()["error"]["code"] == "voice_not_ready"
+    assert eleven.json()["detail"]["status"] == "voice_not_ready"
+    assert eleven.json()["detail"]["message"] == eleven.json()["error"]["message"]

@@ -10,17 +10,12 @@ import io
 import numpy as np
 import pytest
 import soundfile as sf
-from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
 
-from config import queueing
 from synthesis.engines import engine_for_model, engines
 from synthesis.models import SynthesisJob
 from tests.support.toy_engine.engine import SECONDS_PER_CHARACTER
-from tests.synthesis.audio_helpers import write_reference_wav
 from tests.synthesis.compat.support import api_key, bearer_client
-from tests.synthesis.support import wait_for, wait_job
-from voices.models import Voice
+from tests.synthesis.support import voice_built_by_worker, wait_job
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -35,20 +30,9 @@ def dominant_hz(audio: np.ndarray, rate: int) -> float:
 @pytest.fixture
 def toy_voice(owner, celery_worker, tmp_path):
     """A voice cloned by the toy engine, built by the real worker's conditioning task."""
-    wav = write_reference_wav(tmp_path / "ref.wav", seconds=3.0)
-    name = default_storage.save(f"test-samples/{owner.code}/toy.wav", ContentFile(wav.read_bytes()))
-    voice = Voice.objects.create(owner=owner, name="Toy", engine="toy", language="eo")
-    queueing.task_send(
-        "voices.tasks.voice_conditioning_compute", voice_id=voice.pk, sample_names=[name]
+    return voice_built_by_worker(
+        celery_worker, owner, tmp_path, name="Toy", language="eo", engine="toy", seconds=3.0
     )
-
-    def built():
-        voice.refresh_from_db()
-        return voice.status != Voice.Status.BUILDING
-
-    wait_for(built, what="toy voice conditioning")
-    assert voice.status == Voice.Status.READY, (voice.failure_reason, celery_worker.log()[-2000:])
-    return voice
 
 
 def test_the_toy_engine_is_registered_by_settings_alone():

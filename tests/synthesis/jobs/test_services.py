@@ -1,8 +1,8 @@
 """Request validation and failure paths of synthesis jobs (no worker needed)."""
 
 import pytest
-from django.core.exceptions import ValidationError
 
+from config.service_errors import ServiceError
 from synthesis.engines import runtime
 from synthesis.jobs import runner, services
 from synthesis.models import SynthesisJob
@@ -31,7 +31,7 @@ def voice(owner):
 def test_bad_requests_are_refused_with_a_code(owner, voice, settings, kwargs, code):
     settings.SYNTHESIS_MAX_CHARACTERS = 10
     args = {"text": "Hello.", **kwargs}
-    with pytest.raises(ValidationError) as info:
+    with pytest.raises(ServiceError) as info:
         services.job_create(owner=owner, voice=voice, **args)
     assert info.value.code == code
     assert not SynthesisJob.objects.exists()
@@ -39,15 +39,16 @@ def test_bad_requests_are_refused_with_a_code(owner, voice, settings, kwargs, co
 
 @pytest.mark.django_db
 def test_someone_elses_voice_does_not_exist(stranger, voice):
-    with pytest.raises(Voice.DoesNotExist):
+    with pytest.raises(ServiceError) as info:
         services.job_create(owner=stranger, voice=voice, text="Hello.")
+    assert info.value.code == "voice_not_found"
 
 
 @pytest.mark.django_db
 def test_voice_not_ready_is_refused(owner, voice):
     voice.status = Voice.Status.BUILDING
     voice.save()
-    with pytest.raises(ValidationError, match="not ready"):
+    with pytest.raises(ServiceError, match="not ready"):
         services.job_create(owner=owner, voice=voice, text="Hello.")
 
 

@@ -204,9 +204,9 @@ def test_private_addresses_are_refused_again_at_delivery_time(owner, voice, sett
     ],
 )
 def test_refused_urls(url):
-    from django.core.exceptions import ValidationError
+    from config.service_errors import ServiceError
 
-    with pytest.raises(ValidationError) as info:
+    with pytest.raises(ServiceError) as info:
         webhooks.webhook_url_check(url)
     assert info.value.code == "invalid_webhook_url"
 
