@@ -39,6 +39,7 @@ SYNTHESIS = [
     ("get", "/api/v1/webhooks/secret", W, 200),
     ("post", "/api/v1/webhooks/secret/rotate", W, 200),
     ("get", "/api/v1/webhooks/deliveries", R, 200),
+    ("get", "/api/v1/engines", "voices:read", 200),
     ("get", "/api/v1/webhooks/deliveries/{delivery}", R, 200),
 ]
 VOICES = [

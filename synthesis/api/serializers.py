@@ -246,6 +246,38 @@ class BatchOutput(serializers.Serializer):
         return absolute_url(path, self.context)
 
 
+class EngineParameterOutput(serializers.Serializer):
+    name = serializers.CharField()
+    type = serializers.CharField(help_text="int or float")
+    default = serializers.JSONField(allow_null=True)
+    minimum = serializers.FloatField(allow_null=True)
+    maximum = serializers.FloatField(allow_null=True)
+    nullable = serializers.BooleanField()
+    description = serializers.CharField(allow_blank=True)
+
+
+class EngineOutput(serializers.Serializer):
+    """An installed engine's declared facts, and whether a worker has it loaded now."""
+
+    name = serializers.CharField()
+    label = serializers.CharField()
+    model_id = serializers.CharField(help_text="What compatible clients pass as model/model_id.")
+    sample_rate = serializers.IntegerField()
+    languages = serializers.ListField(child=serializers.CharField())
+    voice_language_only = serializers.BooleanField(
+        help_text="A voice speaks only its own language (stock voices)."
+    )
+    parameters = EngineParameterOutput(many=True)
+    clones = serializers.BooleanField()
+    stock_voices = serializers.BooleanField()
+    streams = serializers.BooleanField()
+    needs_reference_text = serializers.BooleanField()
+    commercial_use = serializers.BooleanField()
+    licence = serializers.CharField()
+    ready = serializers.BooleanField()
+    reason = serializers.CharField(allow_blank=True, help_text="Why it is not ready.")
+
+
 class CharacterCountersOutput(serializers.Serializer):
     used = serializers.IntegerField()
     reserved = serializers.IntegerField(help_text="Held by jobs in progress.")

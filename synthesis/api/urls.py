@@ -3,6 +3,7 @@ from django.urls import path
 from synthesis.api import account, batches, views
 
 urlpatterns = [
+    path("engines", views.EngineList.as_view(), name="api-engines"),
     path("synthesis", views.JobListCreate.as_view(), name="api-synthesis"),
     path("synthesis/stream", views.JobStream.as_view(), name="api-synthesis-stream"),
     path("synthesis/batch", batches.BatchListCreate.as_view(), name="api-synthesis-batches"),

@@ -22,9 +22,11 @@ from config.api import ApiError
 from synthesis.api import schema as doc
 from synthesis.api import serializers as s
 from synthesis.api.responses import job_audio_response, job_stream_response, quota_headers
+from synthesis.engines import engines
 from synthesis.jobs import outputs, selectors, services
 from synthesis.jobs.checks import voice_sample_rate
 from synthesis.jobs.encoding import FORMATS
+from synthesis.workers.status import engine_summary
 from voices import selectors as voice_selectors
 from voices.models import Voice
 
@@ -75,6 +77,22 @@ def text_request(user, data: dict) -> dict:
 
 def actor(request) -> dict:
     return {"request": request, "api_key": request_api_key(request)}
+
+
+# --- engines -----------------------------------------------------------------------------------
+class EngineList(SynthesisAPIView):
+    required_scopes = {"GET": "voices:read"}
+
+    @extend_schema(
+        summary="Installed speech engines: languages, parameters (ranges, defaults), readiness",
+        responses={200: s.EngineOutput(many=True), **doc.errors(*doc.auth_errors("voices:read"))},
+    )
+    def get(self, request):
+        found = []
+        for name, facts in engines().items():
+            summary = engine_summary(name)
+            found.append({**facts.to_dict(), "ready": summary.ready, "reason": summary.reason})
+        return Response(s.EngineOutput(found, many=True).data)
 
 
 # --- jobs --------------------------------------------------------------------------------------

@@ -149,6 +149,9 @@ class Engine(ABC):
 
     #: Short engine name, stored with every Conditioning ("xtts").
     name: str = ""
+    #: How many texts one `synthesize` call takes to good effect (the job pipeline hands it
+    #: that many chunks at a time, and saves progress between calls).
+    max_batch_size: int = 1
 
     @property
     @abstractmethod

@@ -11,7 +11,7 @@ import threading
 
 from django.conf import settings
 
-from . import engine_build, engine_names
+from . import engine_build
 from .base import Engine
 
 _engines: dict[str, Engine] = {}
@@ -27,13 +27,3 @@ def engine_get(name: str) -> Engine:
             engine = _engines[name] = engine_build(name, settings)
     engine.load()
     return engine
-
-
-def installed() -> list[str]:
-    """Names of the engines this deployment runs (settings.TIMBRE_ENGINES)."""
-    return engine_names()
-
-
-def batch_size() -> int:
-    """How many chunks a synthesis worker generates at once (the engine halves it on OOM)."""
-    return max(1, settings.XTTS_MAX_BATCH)

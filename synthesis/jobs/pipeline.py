@@ -154,7 +154,7 @@ def _chunk_audio(job, engine, chunks, conditioning, params):
                 ),
             )
         return
-    for batch in _batches(chunks, runtime.batch_size()):
+    for batch in _batches(chunks, max(1, engine.max_batch_size)):
         audio_iter = engine.synthesize(
             texts=[chunk.text for chunk in batch],
             language=job.language,
