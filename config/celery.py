@@ -1,7 +1,13 @@
-"""The Celery application: three queues, JSON only, at-least-once delivery.
+"""The Celery application: three queues (plus one per engine), JSON only, at-least-once delivery.
 
 Tasks are idempotent (they reload rows by id and check state), so acks_late plus
-reject_on_worker_lost trade a rare duplicate for never losing a job when a worker dies.
+reject_on_worker_lost trade a rare duplicate for never losing a job when a worker dies. What the
+broker still loses (a filesystem broker, a whole worker killed under Redis's visibility timeout)
+the beat sweeper recovers from the rows themselves (`synthesis.housekeeping.outbox_sweep`).
+
+Engine work goes to `synthesis.<engine>` when the sender names the engine (`engine=` keyword),
+so that one synthesis worker per engine and host can run (a worker that consumes `synthesis`
+also consumes the queues of the engines it loads, see synthesis.workers.lifecycle).
 """
 
 import os
@@ -16,6 +22,20 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 
 QUEUES = ("synthesis", "audio", "default")
 
+
+def engine_queue(engine: str) -> str:
+    """The queue of one engine's work (synthesis jobs and voice builds)."""
+    return f"synthesis.{engine}"
+
+
+def route_by_engine(name, args, kwargs, options, task=None, **kw):
+    """Engine work named with `engine=` goes to that engine's queue; the rest falls through."""
+    engine = (kwargs or {}).get("engine")
+    if engine and name.startswith(("synthesis.tasks.", "voices.tasks.voice_")):
+        return {"queue": engine_queue(engine)}
+    return None
+
+
 app.conf.update(
     task_serializer="json",
     result_serializer="json",
@@ -28,14 +48,26 @@ app.conf.update(
     task_queues=[Queue(name) for name in QUEUES],
     # Routing by task name prefix: the speech engine lives only in synthesis workers, and
     # untrusted uploads are only ever decoded in audio workers.
-    task_routes={
-        "synthesis.tasks.*": {"queue": "synthesis"},
-        "voices.tasks.sample_*": {"queue": "audio"},
-        "voices.tasks.voice_*": {"queue": "synthesis"},
-        # Webhooks, batch zips and retention sweeps need no engine.
-        "synthesis.housekeeping.*": {"queue": "default"},
-    },
+    task_routes=(
+        route_by_engine,
+        {
+            "synthesis.tasks.*": {"queue": "synthesis"},
+            "voices.tasks.sample_*": {"queue": "audio"},
+            "voices.tasks.voice_*": {"queue": "synthesis"},
+            # Webhooks, batch zips, retention and outbox sweeps need no engine.
+            "synthesis.housekeeping.*": {"queue": "default"},
+        },
+    ),
     broker_connection_retry_on_startup=True,
+    # A request must not hang on a broker that is down: a few quick publish retries, then the
+    # row stays unsent and the outbox sweeper sends it later.
+    task_publish_retry_policy={
+        "max_retries": 2,
+        "interval_start": 0,
+        "interval_step": 0.5,
+        "interval_max": 1,
+    },
+    broker_connection_timeout=3,
     worker_hijack_root_logger=False,
 )
 app.autodiscover_tasks()

@@ -10,13 +10,14 @@ from celery import shared_task
 
 from synthesis.batches import services as batches
 from synthesis.engines import engine_names
-from synthesis.jobs import retention, runner
+from synthesis.jobs import recovery, retention, runner
 from synthesis.webhooks import services as webhooks
 from synthesis.workers import status
 
 
 @shared_task(name="synthesis.tasks.synthesize", bind=True)
-def synthesize(self, *, job_id: int) -> None:
+def synthesize(self, *, job_id: int, engine: str = "") -> None:
+    # `engine` only routes the task to that engine's queue (config.celery.route_by_engine).
     runner.job_run(job_id=job_id, worker=self.request.hostname or "worker")
 
 
@@ -43,3 +44,10 @@ def batch_finish(*, batch_id: int) -> None:
 @shared_task(name="synthesis.housekeeping.retention_sweep")
 def retention_sweep() -> dict:
     return retention.retention_sweep()
+
+
+@shared_task(name="synthesis.housekeeping.outbox_sweep")
+def outbox_sweep() -> dict:
+    """Send what never reached a worker, take back what a dead worker held, end what waited
+    past its bound (beat, every OUTBOX_SWEEP_SECONDS)."""
+    return recovery.outbox_sweep()

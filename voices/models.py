@@ -29,6 +29,9 @@ class Voice(models.Model):
         # Created without a consent recording (ElevenLabs-compatible /v1/voices/add); nothing is
         # computed until the owner records their consent statement.
         PENDING_CONSENT = "pending_consent", "Waiting for consent"
+        # Its stored conditioning could not be read (missing or corrupt file); it is being
+        # rebuilt from its samples, and takes no jobs until then.
+        NEEDS_REBUILD = "needs_rebuild", "Being rebuilt"
 
     code = models.UUIDField(default=uuid.uuid4, editable=False, unique=True)
     # Stock voices (bundled with an engine, e.g. Piper) have no owner and are seen by everyone.
@@ -56,6 +59,8 @@ class Voice(models.Model):
     flagged_at = models.DateTimeField(null=True, blank=True)
     # For a mix: [{"id": <voice code>, "name": ..., "weight": <normalised>}]; empty otherwise.
     mix_sources = models.JSONField(default=list, blank=True)
+    # The outbox of the build: when its task (or its consent check) was last sent.
+    build_dispatched_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -109,6 +114,8 @@ class Sample(models.Model):
     )  # voices.audio.intake.QualityReport.to_dict()
     error_code = models.CharField(max_length=32, blank=True)
     error_message = models.TextField(blank=True)
+    # The outbox of the intake: when its task was last sent (null: not yet, e.g. broker down).
+    dispatched_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     processed_at = models.DateTimeField(null=True, blank=True)
 

@@ -23,5 +23,6 @@ def sample_consent_verify(consent_id: int) -> None:
 
 
 @shared_task(name="voices.tasks.voice_conditioning_compute")
-def voice_conditioning_compute(*, voice_id: int, sample_names: list[str]) -> None:
+def voice_conditioning_compute(*, voice_id: int, sample_names: list[str], engine: str = "") -> None:
+    # `engine` only routes the task to that engine's queue (config.celery.route_by_engine).
     conditioning.voice_conditioning_compute(voice_id=voice_id, sample_names=sample_names)

@@ -107,7 +107,12 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        "default": {
+            # Fails open: a Redis outage turns rate limiting off (with a warning), never a 500.
+            "BACKEND": "config.cache.FailOpenRedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {"socket_connect_timeout": 1.0, "socket_timeout": 2.0},
+        }
     }
 else:
     CACHES = {
@@ -173,6 +178,9 @@ if env.str("AWS_STORAGE_BUCKET_NAME", default=""):
         "OPTIONS": {
             "bucket_name": env.str("AWS_STORAGE_BUCKET_NAME"),
             "endpoint_url": env.str("AWS_S3_ENDPOINT_URL", default="") or None,
+            "region_name": env.str("AWS_S3_REGION_NAME", default="") or None,
+            # "path" for stores that have no per-bucket host names (MinIO, most self-hosted).
+            "addressing_style": env.str("AWS_S3_ADDRESSING_STYLE", default="") or None,
             "default_acl": None,
             "querystring_auth": True,
         },
@@ -190,9 +198,17 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         # Exchange files; kombu would otherwise write them into the current directory.
         "control_folder": str(BROKER_DIR) + "/control",
     }
-else:
-    # Redis redelivers an unacked task after this long; it must exceed the longest task.
+elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    # Redis redelivers an unacked task after this long; it must exceed the longest task. A whole
+    # worker killed mid-job is recovered sooner by the outbox sweeper (SYNTHESIS_STALE_SECONDS).
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 4 * 3600}
+else:
+    # RabbitMQ (amqp://), the production broker: publisher confirms, so an accepted publish is
+    # on the broker; a consumer that dies has its unacked message redelivered at once.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"confirm_publish": True}
+# Engines load in a background thread of each pool process, so a new process answers at once;
+# this is only the ceiling Celery waits for a replacement process to say it is up.
+CELERY_WORKER_PROC_ALIVE_TIMEOUT = env.float("CELERY_WORKER_PROC_ALIVE_TIMEOUT", default=60.0)
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=3 * 3600)
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=3 * 3600 + 300)
 
@@ -252,8 +268,30 @@ TIMBRE_ENGINES = env.list(
     "TIMBRE_ENGINES", default=["synthesis.engines.xtts", "synthesis.engines.piper"]
 )
 SYNTHESIS_MAX_CHARACTERS = env.int("SYNTHESIS_MAX_CHARACTERS", default=1_000_000)
-# A running job whose worker has not reported for this long is taken over by a redelivery.
-SYNTHESIS_STALE_SECONDS = env.int("SYNTHESIS_STALE_SECONDS", default=600)
+# Engines this worker loads (names, e.g. "xtts"); empty: every installed engine. A synthesis
+# worker consumes `synthesis` plus `synthesis.<engine>` for each of them.
+TIMBRE_WORKER_ENGINES = env.list("TIMBRE_WORKER_ENGINES", default=[])
+
+# --- Nothing lost: the outbox sweeper (beat) -----------------------------------------------
+# A running job's worker writes a heartbeat this often, from a thread, whatever the chunk size.
+SYNTHESIS_HEARTBEAT_SECONDS = env.float("SYNTHESIS_HEARTBEAT_SECONDS", default=10.0)
+# A running job without a heartbeat for this long lost its worker: it is re-queued (or ended).
+SYNTHESIS_STALE_SECONDS = env.int("SYNTHESIS_STALE_SECONDS", default=60)
+# A job interrupted this many times (worker crashes) fails with a refund instead of a re-run.
+SYNTHESIS_MAX_ATTEMPTS = env.int("SYNTHESIS_MAX_ATTEMPTS", default=3)
+# A queued job is sent again when no worker has claimed it this long after its last send.
+SYNTHESIS_REDISPATCH_SECONDS = env.int("SYNTHESIS_REDISPATCH_SECONDS", default=900)
+# A job no worker has taken this long after it was accepted fails with a refund.
+SYNTHESIS_QUEUED_MAX_SECONDS = env.int("SYNTHESIS_QUEUED_MAX_SECONDS", default=24 * 3600)
+# How often beat runs the sweeper; rows younger than the grace are left to their own send.
+OUTBOX_SWEEP_SECONDS = env.float("OUTBOX_SWEEP_SECONDS", default=30.0)
+OUTBOX_GRACE_SECONDS = env.float("OUTBOX_GRACE_SECONDS", default=10.0)
+# A sample still in intake this long after its last send is sent again; after the max, rejected.
+SAMPLE_INTAKE_STALE_SECONDS = env.int("SAMPLE_INTAKE_STALE_SECONDS", default=600)
+SAMPLE_INTAKE_MAX_SECONDS = env.int("SAMPLE_INTAKE_MAX_SECONDS", default=3 * 3600)
+# A voice still building this long after its last send is sent again; after the max, failed.
+VOICE_BUILD_STALE_SECONDS = env.int("VOICE_BUILD_STALE_SECONDS", default=900)
+VOICE_BUILD_MAX_SECONDS = env.int("VOICE_BUILD_MAX_SECONDS", default=24 * 3600)
 
 # --- Voices ---------------------------------------------------------------------------------
 # Without a recorded consent statement (read aloud, with a one-time phrase, by the same speaker
@@ -319,5 +357,10 @@ CELERY_BEAT_SCHEDULE = {
     "synthesis-retention-sweep": {
         "task": "synthesis.housekeeping.retention_sweep",
         "schedule": env.float("RETENTION_SWEEP_SECONDS", default=3600.0),
+    },
+    "outbox-sweep": {
+        "task": "synthesis.housekeeping.outbox_sweep",
+        "schedule": OUTBOX_SWEEP_SECONDS,
+        "options": {"expires": OUTBOX_SWEEP_SECONDS},
     },
 }

@@ -5,7 +5,7 @@ media with the test process.
 """
 
 from config.settings.base import *  # noqa: F403
-from config.settings.base import CELERY_BROKER_URL, DATA_DIR, DATABASES
+from config.settings.base import CELERY_BROKER_URL, DATA_DIR, DATABASES, STORAGES
 
 TEST_DATA_DIR = DATA_DIR / "test"
 TEST_DATA_DIR.mkdir(parents=True, exist_ok=True)
@@ -15,7 +15,11 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 MEDIA_ROOT = TEST_DATA_DIR / "media"
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Local files, unless the environment names a bucket (AWS_STORAGE_BUCKET_NAME): then the S3
+    # storage of the base settings, so a worker a test starts with AWS_* variables uses S3.
+    "default": STORAGES["default"]
+    if STORAGES["default"]["BACKEND"] == "storages.backends.s3.S3Storage"
+    else {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":

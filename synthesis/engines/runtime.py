@@ -15,15 +15,22 @@ from . import engine_build
 from .base import Engine
 
 _engines: dict[str, Engine] = {}
+_loading: dict[str, threading.Lock] = {}
 _lock = threading.Lock()
 
 
 def engine_get(name: str) -> Engine:
     """The process's loaded engine `name`. Raises EngineUnavailable with the reason and the fix
-    (UnknownEngine, a ValueError, for a name that is not installed)."""
+    (UnknownEngine, a ValueError, for a name that is not installed).
+
+    Thread-safe: the worker loads its engines in a background thread at start; a task that asks
+    for one meanwhile waits for that load instead of starting a second one.
+    """
     with _lock:
         engine = _engines.get(name)
         if engine is None:
             engine = _engines[name] = engine_build(name, settings)
-    engine.load()
+        load_lock = _loading.setdefault(name, threading.Lock())
+    with load_lock:
+        engine.load()
     return engine

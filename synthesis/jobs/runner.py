@@ -2,19 +2,61 @@
 
 Worker side only. The pipeline reports progress through a callback, so that rendering knows
 nothing of how a job's state is stored; every state change goes through `jobs.services`.
+
+While a job renders, a thread writes its heartbeat every SYNTHESIS_HEARTBEAT_SECONDS, however
+long one chunk takes: a job whose heartbeat stops lost its worker, and is taken over by a
+redelivery or by the outbox sweeper (`synthesis.jobs.recovery`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
 import time
+from collections.abc import Iterator
 
+from django.conf import settings
 from django.core.files.storage import default_storage
+from django.db import close_old_connections, connection
 
 from synthesis.jobs import services
 from synthesis.jobs.pipeline import JobCancelled, render_job, user_facing_error
+from synthesis.models import SynthesisJob
+from voices.services.conditioning import ConditioningUnreadable, voice_rebuild_request
 
 logger = logging.getLogger(__name__)
+
+VOICE_UNREADABLE_ERROR = (
+    "This voice's stored model could not be read (the file is missing or damaged). It is being "
+    "rebuilt from its samples; your characters were refunded. Try again in a few minutes."
+)
+
+
+@contextlib.contextmanager
+def heartbeat(job: SynthesisJob) -> Iterator[None]:
+    """Write the job's heartbeat from a thread until the block ends."""
+    stop = threading.Event()
+
+    def beat() -> None:
+        try:
+            while not stop.wait(settings.SYNTHESIS_HEARTBEAT_SECONDS):
+                try:
+                    if not services.job_heartbeat(job=job):
+                        return  # no longer ours: progress() will stop the rendering
+                except Exception:  # the database blinked: try again next beat
+                    logger.warning("Heartbeat of job %s failed", job.code, exc_info=True)
+                    close_old_connections()
+        finally:
+            connection.close()  # this thread's own connection
+
+    thread = threading.Thread(target=beat, name=f"heartbeat-{job.pk}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=30)
 
 
 def job_run(*, job_id: int, worker: str) -> None:
@@ -23,20 +65,29 @@ def job_run(*, job_id: int, worker: str) -> None:
     if job is None:
         logger.info("Job %s is not ours to run (finished, cancelled or running elsewhere).", job_id)
         return
+    if job.cancel_requested:  # cancelled while its previous worker was dying
+        if services.job_finish_cancelled(job=job):
+            services.job_stream_end(job, error="The job was cancelled.")
+        return
     started = time.monotonic()
     try:
-        audio_name, audio_seconds = render_job(
-            job, progress=lambda done: services.job_progress(job=job, chunks_done=done)
-        )
+        with heartbeat(job):
+            audio_name, audio_seconds = render_job(
+                job, progress=lambda done: services.job_progress(job=job, chunks_done=done)
+            )
     except JobCancelled:
         if services.job_finish_cancelled(job=job):  # not when another worker took the job over
             services.job_stream_end(job, error="The job was cancelled.")
         return
+    except ConditioningUnreadable as exc:
+        logger.warning("Job %s: %s", job.code, exc)
+        if job.voice_id:
+            voice_rebuild_request(voice_id=job.voice_id, reason=str(exc))
+        _fail(job, VOICE_UNREADABLE_ERROR, started)
+        return
     except Exception as exc:  # a job must end failed with a reason, never stuck running
         logger.exception("Synthesis job %s failed", job.code)
-        error = user_facing_error(exc)
-        if services.job_fail(job=job, error=error, compute_seconds=time.monotonic() - started):
-            services.job_stream_end(job, error=error)
+        _fail(job, user_facing_error(exc), started)
         return
     if not services.job_succeed(
         job=job,
@@ -45,3 +96,8 @@ def job_run(*, job_id: int, worker: str) -> None:
         compute_seconds=time.monotonic() - started,
     ):
         default_storage.delete(audio_name)  # cancelled at the very end: keep nothing
+
+
+def _fail(job: SynthesisJob, error: str, started: float) -> None:
+    if services.job_fail(job=job, error=error, compute_seconds=time.monotonic() - started):
+        services.job_stream_end(job, error=error)

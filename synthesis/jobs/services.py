@@ -10,6 +10,8 @@ queued on commit when a job ends.
 from __future__ import annotations
 
 import logging
+import os
+import socket
 from datetime import timedelta
 
 from django.conf import settings
@@ -135,8 +137,38 @@ def _job_accept(fields: dict, *, request) -> SynthesisJob:
         target=job,
         data={"characters": job.characters, "voice": str(job.voice.code), "stream": job.stream},
     )
-    task_send_on_commit("synthesis.tasks.synthesize", job_id=job.pk)
+    job_dispatch_on_commit(job)
     return job
+
+
+# --- the outbox: a job row records whether its task reached the broker ---------------------
+def _job_engine(job: SynthesisJob) -> str:
+    from synthesis.jobs.checks import voice_engine
+
+    try:
+        return voice_engine(job.voice).name if job.voice else ""
+    except Exception:  # an engine no longer installed: the plain synthesis queue
+        return ""
+
+
+def _dispatched(job_id: int):
+    def then(sent: bool) -> None:
+        if sent is not False:  # None: a test double that sent nothing but did not fail either
+            SynthesisJob.objects.filter(pk=job_id).update(dispatched_at=timezone.now())
+
+    return then
+
+
+def job_dispatch_on_commit(job: SynthesisJob) -> None:
+    """Send the job's task once the transaction commits, and record that it went out. When the
+    broker is down the job stays queued and unsent (202 all the same): the outbox sweeper
+    (`synthesis.jobs.recovery`) sends it once the broker is back."""
+    task_send_on_commit(
+        "synthesis.tasks.synthesize",
+        then=_dispatched(job.pk),
+        job_id=job.pk,
+        engine=_job_engine(job),
+    )
 
 
 def _replay(owner, key: str, fingerprint: str) -> SynthesisJob | None:
@@ -154,9 +186,10 @@ def job_cancel(*, job: SynthesisJob, user, request=None, api_key=None) -> Synthe
     """Cancel a queued job at once (refunding it); ask a running one to stop after its current
     chunk (refunded when it stops). ServiceError `job_finished` when it already ended."""
     now = timezone.now()
-    if SynthesisJob.objects.filter(pk=job.pk, status=SynthesisJob.Status.QUEUED).update(
-        status=SynthesisJob.Status.CANCELLED, cancel_requested=True, finished_at=now
-    ):
+    # A queued job, or a running one whose worker went silent (crashed): cancelled at once.
+    if SynthesisJob.objects.filter(
+        Q(pk=job.pk) & (Q(status=SynthesisJob.Status.QUEUED) | _abandoned(now))
+    ).update(status=SynthesisJob.Status.CANCELLED, cancel_requested=True, finished_at=now):
         job.refresh_from_db()
         _job_ended(job, refund=True)
         job_stream_end_on_commit(job, error="The job was cancelled.")
@@ -180,22 +213,58 @@ def job_cancel(*, job: SynthesisJob, user, request=None, api_key=None) -> Synthe
     return job
 
 
-def job_claim(*, job_id: int, worker: str) -> SynthesisJob | None:
-    """Take a queued job, or a running one whose worker went silent; None if not ours to run.
+def _process_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
 
-    One conditional UPDATE decides, so two deliveries of the same task never both run it.
+
+def job_claim(*, job_id: int, worker: str) -> SynthesisJob | None:
+    """Take a queued job, or a running one whose worker is gone; None if not ours to run.
+
+    A running job is taken over when its heartbeat is older than SYNTHESIS_STALE_SECONDS, or at
+    once when the process that ran it was on this host and is dead (a pool process killed and
+    the message redelivered here). One conditional UPDATE decides, so two deliveries of the
+    same task never both run it. A job interrupted SYNTHESIS_MAX_ATTEMPTS times ends failed
+    (refunded) instead of running again.
     """
     now = timezone.now()
-    stale = now - timedelta(seconds=settings.SYNTHESIS_STALE_SECONDS)
+    host, pid = socket.gethostname(), os.getpid()
+    takeover = _abandoned(now)
+    current = (
+        SynthesisJob.objects.filter(pk=job_id, status=SynthesisJob.Status.RUNNING)
+        .values("worker_host", "worker_pid", "heartbeat_at")
+        .first()
+    )
+    if (
+        current
+        and current["worker_host"] == host
+        and current["worker_pid"] != pid
+        and not _process_alive(current["worker_pid"])
+    ):
+        # Its process on this host is dead: the heartbeat it left is no reason to wait.
+        takeover |= Q(
+            status=SynthesisJob.Status.RUNNING,
+            worker_host=host,
+            worker_pid=current["worker_pid"],
+            heartbeat_at=current["heartbeat_at"],
+        )
+    if job_interrupted_too_often(job_id=job_id, running=takeover):
+        return None
     claimed = (
         SynthesisJob.objects.filter(pk=job_id)
-        .filter(
-            Q(status=SynthesisJob.Status.QUEUED)
-            | Q(status=SynthesisJob.Status.RUNNING, heartbeat_at__lt=stale)
-        )
+        .filter(Q(status=SynthesisJob.Status.QUEUED) | takeover)
         .update(
             status=SynthesisJob.Status.RUNNING,
             worker=worker,
+            worker_host=host,
+            worker_pid=pid,
             attempts=F("attempts") + 1,
             started_at=now,
             heartbeat_at=now,
@@ -206,11 +275,66 @@ def job_claim(*, job_id: int, worker: str) -> SynthesisJob | None:
     return SynthesisJob.objects.select_related("voice", "owner").get(pk=job_id) if claimed else None
 
 
+INTERRUPTED_MESSAGE = (
+    "The job was interrupted {attempts} times because its worker stopped (a crash or a restart). "
+    "It was stopped and your characters were refunded; try again, and tell the operator if it "
+    "keeps happening."
+)
+
+
+@transaction.atomic
+def job_interrupted_too_often(*, job_id: int, running: Q | None = None) -> bool:
+    """End a job whose worker died after it had already been started SYNTHESIS_MAX_ATTEMPTS
+    times: failed, refunded. `running` narrows which running jobs count as abandoned (default:
+    a stale heartbeat). True when this call ended it."""
+    if running is None:
+        running = _abandoned()
+    limit = settings.SYNTHESIS_MAX_ATTEMPTS
+    row = SynthesisJob.objects.filter(pk=job_id).values("attempts").first()
+    if row is None or row["attempts"] < limit:
+        return False
+    error = INTERRUPTED_MESSAGE.format(attempts=row["attempts"])
+    ended = (
+        SynthesisJob.objects.filter(Q(pk=job_id, attempts__gte=limit) & running)
+        .filter(quota_state__in=[SynthesisJob.QuotaState.RESERVED, SynthesisJob.QuotaState.NONE])
+        .update(status=SynthesisJob.Status.FAILED, error=error, finished_at=timezone.now())
+    )
+    if not ended:
+        return False
+    job = SynthesisJob.objects.select_related("owner").get(pk=job_id)
+    _job_ended(job, refund=True, event="synthesis.job.failed")
+    audit_record(
+        action="synthesis.job.failed",
+        actor_type=AuditEvent.ActorType.SYSTEM,
+        target=job,
+        data={"error": error, "attempts": job.attempts},
+    )
+    job_stream_end_on_commit(job, error=error)
+    return True
+
+
+def job_heartbeat(*, job: SynthesisJob) -> bool:
+    """Say this worker is still on the job (called from a thread, every
+    SYNTHESIS_HEARTBEAT_SECONDS); False when the job is no longer this worker's."""
+    return bool(
+        SynthesisJob.objects.filter(
+            pk=job.pk,
+            status=SynthesisJob.Status.RUNNING,
+            worker=job.worker,
+            worker_pid=job.worker_pid,
+        ).update(heartbeat_at=timezone.now())
+    )
+
+
 def job_progress(*, job: SynthesisJob, chunks_done: int) -> bool:
     """Save progress; False when the job was cancelled or taken over (stop working on it)."""
     total = max(job.chunks_total, 1)
     updated = SynthesisJob.objects.filter(
-        pk=job.pk, status=SynthesisJob.Status.RUNNING, worker=job.worker, cancel_requested=False
+        pk=job.pk,
+        status=SynthesisJob.Status.RUNNING,
+        worker=job.worker,
+        worker_pid=job.worker_pid,
+        cancel_requested=False,
     ).update(
         chunks_done=chunks_done, progress=min(chunks_done / total, 1.0), heartbeat_at=timezone.now()
     )
@@ -222,7 +346,7 @@ def job_finish_cancelled(*, job: SynthesisJob) -> bool:
     """The worker stopped a job whose cancel was requested: refund it. False when the job was
     not this worker's any more (taken over, or already ended)."""
     stopped = SynthesisJob.objects.filter(
-        pk=job.pk, worker=job.worker, status=SynthesisJob.Status.RUNNING
+        pk=job.pk, worker=job.worker, worker_pid=job.worker_pid, status=SynthesisJob.Status.RUNNING
     ).update(status=SynthesisJob.Status.CANCELLED, finished_at=timezone.now())
     if not stopped:
         return False
@@ -242,7 +366,7 @@ def job_fail(*, job: SynthesisJob, error: str, compute_seconds: float | None = N
     """The job failed with a message for the user: refund it and tell its webhook. False when
     the job was not this worker's any more."""
     failed = SynthesisJob.objects.filter(
-        pk=job.pk, worker=job.worker, status=SynthesisJob.Status.RUNNING
+        pk=job.pk, worker=job.worker, worker_pid=job.worker_pid, status=SynthesisJob.Status.RUNNING
     ).update(
         status=SynthesisJob.Status.FAILED,
         error=error,
@@ -275,7 +399,7 @@ def job_succeed(
     now = timezone.now()
     retention = timedelta(days=plan_for_user(job.owner).retention_days)
     done = SynthesisJob.objects.filter(
-        pk=job.pk, worker=job.worker, status=SynthesisJob.Status.RUNNING
+        pk=job.pk, worker=job.worker, worker_pid=job.worker_pid, status=SynthesisJob.Status.RUNNING
     ).update(
         status=SynthesisJob.Status.SUCCEEDED,
         audio=audio_name,
@@ -368,3 +492,85 @@ def job_stream_end(job: SynthesisJob, *, error: str) -> None:
 def job_stream_end_on_commit(job: SynthesisJob, *, error: str) -> None:
     if job.stream:
         transaction.on_commit(lambda: job_stream_end(job, error=error))
+
+
+# --- recovery (the outbox sweeper, synthesis.jobs.recovery) --------------------------------
+def _abandoned(now=None) -> Q:
+    stale = (now or timezone.now()) - timedelta(seconds=settings.SYNTHESIS_STALE_SECONDS)
+    return Q(status=SynthesisJob.Status.RUNNING) & (
+        Q(heartbeat_at__lt=stale) | Q(heartbeat_at__isnull=True)
+    )
+
+
+def job_dispatch_now(job: SynthesisJob) -> bool:
+    """Send a queued job's task now (the sweeper); True when the broker took it."""
+    from config import queueing
+
+    sent = queueing.task_send("synthesis.tasks.synthesize", job_id=job.pk, engine=_job_engine(job))
+    if sent is not False:
+        SynthesisJob.objects.filter(pk=job.pk).update(dispatched_at=timezone.now())
+    return sent is not False
+
+
+@transaction.atomic
+def job_recover_abandoned(*, job_id: int) -> str:
+    """A running job whose worker went silent: cancel it (if asked), fail it (interrupted too
+    often) or put it back in the queue. Returns what happened ('' when it was not abandoned)."""
+    job = SynthesisJob.objects.select_for_update().filter(_abandoned(), pk=job_id).first()
+    if job is None:
+        return ""
+    if job.cancel_requested:
+        SynthesisJob.objects.filter(pk=job.pk).update(
+            status=SynthesisJob.Status.CANCELLED, finished_at=timezone.now()
+        )
+        job.refresh_from_db()
+        _job_ended(job, refund=True)
+        audit_record(
+            action="synthesis.job.stopped",
+            actor_type=AuditEvent.ActorType.SYSTEM,
+            target=job,
+            data={"chunks_done": job.chunks_done, "worker_lost": True},
+        )
+        job_stream_end_on_commit(job, error="The job was cancelled.")
+        return "cancelled"
+    if job_interrupted_too_often(job_id=job.pk):
+        return "failed"
+    SynthesisJob.objects.filter(pk=job.pk).update(
+        status=SynthesisJob.Status.QUEUED, worker="", worker_pid=None, dispatched_at=None
+    )
+    audit_record(
+        action="synthesis.job.requeued",
+        actor_type=AuditEvent.ActorType.SYSTEM,
+        target=job,
+        data={"worker": job.worker, "attempts": job.attempts},
+    )
+    job_dispatch_on_commit(job)
+    return "requeued"
+
+
+NEVER_STARTED_MESSAGE = (
+    "No synthesis worker took this job within {hours:g} hours, so it was stopped and your "
+    "characters were refunded. The operator has been told through the logs; try again later."
+)
+
+
+@transaction.atomic
+def job_expire_queued(*, job_id: int) -> bool:
+    """A job that waited past SYNTHESIS_QUEUED_MAX_SECONDS without a worker: failed, refunded."""
+    limit = timezone.now() - timedelta(seconds=settings.SYNTHESIS_QUEUED_MAX_SECONDS)
+    error = NEVER_STARTED_MESSAGE.format(hours=settings.SYNTHESIS_QUEUED_MAX_SECONDS / 3600)
+    if not SynthesisJob.objects.filter(
+        pk=job_id, status=SynthesisJob.Status.QUEUED, created_at__lt=limit
+    ).update(status=SynthesisJob.Status.FAILED, error=error, finished_at=timezone.now()):
+        return False
+    job = SynthesisJob.objects.select_related("owner").get(pk=job_id)
+    logger.error("Job %s expired in the queue: no synthesis worker took it", job.code)
+    _job_ended(job, refund=True, event="synthesis.job.failed")
+    audit_record(
+        action="synthesis.job.failed",
+        actor_type=AuditEvent.ActorType.SYSTEM,
+        target=job,
+        data={"error": error},
+    )
+    job_stream_end_on_commit(job, error=error)
+    return True

@@ -1,8 +1,20 @@
-"""Worker lifecycle: synthesis workers load their engines once, when their process starts."""
+"""Worker lifecycle: synthesis workers load their engines once per pool process, in the
+background, so that a replacement process (after a crash) answers Celery at once.
+
+Engines take 11-16 s to load even for a tiny checkpoint, far past Celery's few seconds' wait for
+a new pool process to say it is up: loaded inside `worker_process_init`, every replacement
+process was killed before it could serve. Here the load runs in a thread; a task that needs an
+engine meanwhile waits for it (`runtime.engine_get` holds the load lock), and the outcome is
+published where the web reads it (`synthesis.workers.status`).
+
+A worker that consumes `synthesis` also consumes `synthesis.<engine>` for every engine it loads
+(TIMBRE_WORKER_ENGINES, default all installed), so one worker per engine and host can run.
+"""
 
 from __future__ import annotations
 
 import logging
+import threading
 
 from celery.signals import celeryd_after_setup, worker_process_init
 
@@ -13,11 +25,30 @@ logger = logging.getLogger(__name__)
 _consumes_synthesis = False
 
 
+def worker_engine_names() -> list[str]:
+    """The engines this worker loads: TIMBRE_WORKER_ENGINES, or every installed engine."""
+    from django.conf import settings
+
+    from synthesis.engines import engine_names
+
+    installed = list(engine_names())
+    chosen = [name for name in settings.TIMBRE_WORKER_ENGINES if name]
+    unknown = sorted(set(chosen) - set(installed))
+    if unknown:
+        logger.error("TIMBRE_WORKER_ENGINES names engines not installed: %s", ", ".join(unknown))
+    return [name for name in installed if not chosen or name in chosen]
+
+
 @celeryd_after_setup.connect
 def note_synthesis_queue(sender, instance, **kwargs):
     global _consumes_synthesis
+    from config.celery import engine_queue
+
     queues = instance.app.amqp.queues.consume_from or instance.app.amqp.queues
-    _consumes_synthesis = "synthesis" in queues
+    _consumes_synthesis = "synthesis" in queues or any(q.startswith("synthesis.") for q in queues)
+    if "synthesis" in queues:
+        for name in worker_engine_names():
+            instance.app.amqp.queues.select_add(engine_queue(name))
 
 
 @worker_process_init.connect
@@ -27,19 +58,30 @@ def load_engine(**kwargs):
     from django.db import close_old_connections
 
     close_old_connections()  # never share the parent's database connection after fork
-    worker_start()
+    threading.Thread(target=_warm_up, name="engine-load", daemon=True).start()
+
+
+def _warm_up() -> None:
+    from django.db import connection
+
+    try:
+        worker_start()
+    except Exception:  # the task that needs the engine reports the reason
+        logger.exception("Loading the engines failed")
+    finally:
+        connection.close()  # this thread's own connection
 
 
 def worker_start() -> None:
-    """What a synthesis worker process does once at start: load every installed engine, say
-    how it went, and refresh the stock voices of the engines that ship some."""
-    from synthesis.engines import engines, runtime
+    """What a synthesis worker process does once at start: load its engines, say how it went,
+    and refresh the stock voices of the engines that ship some."""
+    from synthesis.engines import engine_facts, runtime
     from synthesis.workers.status import engine_load_and_publish
     from voices.services.stock import stock_voices_sync
 
-    for name, facts in engines().items():
+    for name in worker_engine_names():
         status = engine_load_and_publish(name)
-        if status.ready and facts.stock_voices:
+        if status.ready and engine_facts(name).stock_voices:
             try:
                 stock_voices_sync(runtime.engine_get(name))
             except Exception:  # a broken operator voice must not keep the worker from serving

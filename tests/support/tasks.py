@@ -15,6 +15,7 @@ def task_spy(name: str):
     def send(task_name, **kwargs):
         if task_name == name:
             spy(**kwargs)
+        return True
 
     with mock.patch("config.queueing.task_send", send):
         yield spy

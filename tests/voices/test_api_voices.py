@@ -126,7 +126,9 @@ def test_without_required_recording_the_build_is_queued_directly(
         response = create(owner_client, [sample], consent)
     assert response.status_code == 202, response.content
     voice = Voice.objects.get(code=response.json()["id"])
-    build.assert_called_once_with(voice_id=voice.pk, sample_names=[sample.clean.name])
+    build.assert_called_once_with(
+        voice_id=voice.pk, sample_names=[sample.clean.name], engine=voice.engine
+    )
 
 
 def test_voice_slots_are_enforced_with_a_clear_message(owner_client, owner):

@@ -13,16 +13,70 @@ from audit.models import AuditEvent
 from audit.services import audit_record
 from synthesis.engines import runtime
 from synthesis.engines.base import Conditioning, EngineUnavailable
-from voices.models import Voice
+from voices.models import Sample, Voice
 from voices.selectors import cloning_engine
 
 
+class ConditioningUnreadable(ValueError):
+    """A voice's stored conditioning is missing or cannot be read (a damaged or foreign file)."""
+
+
+REBUILD_MESSAGE = (
+    "This voice's stored model could not be read (the file is missing or damaged), so it is "
+    "being rebuilt from its samples. It will be ready again in a few minutes; jobs for it are "
+    "refused until then."
+)
+NO_SAMPLES_MESSAGE = (
+    "This voice's stored model could not be read (the file is missing or damaged), and it has no "
+    "samples to rebuild it from. Delete the voice and create it again."
+)
+
+
 def conditioning_load(voice: Voice) -> Conditioning:
-    """The stored conditioning of a ready voice (an .npz read without pickle)."""
+    """The stored conditioning of a ready voice (an .npz read without pickle).
+
+    Raises ConditioningUnreadable when the file is missing, truncated, not an .npz, pickled or
+    otherwise not what `Conditioning.to_npz_bytes` wrote.
+    """
     if not voice.conditioning:
-        raise ValueError(f"Voice {voice.code} has no conditioning yet (status {voice.status}).")
-    with voice.conditioning.open("rb") as handle:
-        return Conditioning.from_npz_bytes(handle.read())
+        raise ConditioningUnreadable(
+            f"Voice {voice.code} has no conditioning yet (status {voice.status})."
+        )
+    try:
+        with voice.conditioning.open("rb") as handle:
+            return Conditioning.from_npz_bytes(handle.read())
+    except Exception as exc:  # any failure to read or parse: the file is not usable
+        raise ConditioningUnreadable(
+            f"The stored conditioning of voice {voice.code} is unreadable: "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc
+
+
+@transaction.atomic
+def voice_rebuild_request(*, voice_id: int, reason: str) -> Voice | None:
+    """A ready voice whose conditioning cannot be loaded: mark it `needs_rebuild` with a message
+    the owner understands and queue its rebuild from its samples (or fail it when it has none).
+    Idempotent: a voice that is not `ready` any more is left alone (None)."""
+    from voices.services.dispatch import voice_build_dispatch
+
+    voice = Voice.objects.select_for_update().filter(pk=voice_id).first()
+    if voice is None or voice.status != Voice.Status.READY or voice.is_stock:
+        return None
+    has_samples = voice.samples.filter(
+        status=Sample.Status.READY, purpose=Sample.Purpose.VOICE
+    ).exists()
+    voice.status = Voice.Status.NEEDS_REBUILD if has_samples else Voice.Status.FAILED
+    voice.failure_reason = REBUILD_MESSAGE if has_samples else NO_SAMPLES_MESSAGE
+    voice.save(update_fields=["status", "failure_reason", "updated_at"])
+    audit_record(
+        action="voices.voice.needs_rebuild",
+        actor_type=AuditEvent.ActorType.SYSTEM,
+        target=voice,
+        data={"reason": reason[:500], "rebuilding": has_samples},
+    )
+    if has_samples:
+        voice_build_dispatch(voice)
+    return voice
 
 
 @transaction.atomic
@@ -66,7 +120,7 @@ def voice_conditioning_compute(*, voice_id: int, sample_names: list[str]) -> Non
     engine reads paths.
     """
     voice = Voice.objects.filter(pk=voice_id).first()
-    if voice is None or voice.status != Voice.Status.BUILDING:
+    if voice is None or voice.status not in (Voice.Status.BUILDING, Voice.Status.NEEDS_REBUILD):
         return  # deleted meanwhile, a duplicate delivery, or not cleared to build (consent)
     try:
         engine = runtime.engine_get(voice.engine or cloning_engine().name)

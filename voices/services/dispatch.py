@@ -1,32 +1,61 @@
 """Queueing voices work by task name (config.queueing), so that no service imports a tasks
-module and the services that queue work do not import each other."""
+module and the services that queue work do not import each other.
+
+The rows are the outbox: a sample records when its intake was sent (`dispatched_at`), a voice
+when its build (or its consent check) was (`build_dispatched_at`). A send that fails because the
+broker is down leaves them unset, and `voices.services.recovery` sends them again.
+"""
 
 from __future__ import annotations
 
+from django.utils import timezone
+
 from config import queueing
-from voices.models import Sample, Voice
+from voices.models import Consent, Sample, Voice
 
 
-def sample_intake_dispatch(sample_id: int) -> None:
-    """Queue the intake of an uploaded sample (audio queue) now; the caller runs this on commit."""
-    queueing.task_send("voices.tasks.sample_intake", sample_id=sample_id)
+def sample_intake_dispatch(sample_id: int) -> bool:
+    """Queue the intake of an uploaded sample (audio queue) now; the caller runs this on commit.
+    False when the broker is down (the sample stays `uploaded`, unsent, for the sweeper)."""
+    if queueing.task_send("voices.tasks.sample_intake", sample_id=sample_id) is False:
+        return False
+    Sample.objects.filter(pk=sample_id).update(dispatched_at=timezone.now())
     Sample.objects.filter(pk=sample_id, status=Sample.Status.UPLOADED).update(
         status=Sample.Status.PROCESSING
     )
+    return True
 
 
-def consent_verify_dispatch(consent_id: int) -> None:
+def _build_sent(voice_id: int):
+    def then(sent: bool) -> None:
+        if sent:
+            Voice.objects.filter(pk=voice_id).update(build_dispatched_at=timezone.now())
+
+    return then
+
+
+def consent_verify_dispatch(consent_id: int, *, voice_id: int | None = None) -> None:
     """Queue speaker verification of a consent recording (audio queue) on commit."""
-    queueing.task_send_on_commit("voices.tasks.sample_consent_verify", consent_id=consent_id)
+    if voice_id is None:
+        voice_id = Consent.objects.filter(pk=consent_id).values_list("voice_id", flat=True).first()
+    queueing.task_send_on_commit(
+        "voices.tasks.sample_consent_verify",
+        then=_build_sent(voice_id) if voice_id else None,
+        consent_id=consent_id,
+    )
 
 
 def voice_build_dispatch(voice: Voice) -> None:
-    """Queue the conditioning build (synthesis queue) once the transaction commits."""
+    """Queue the conditioning build (the engine's synthesis queue) once the transaction commits."""
     names = list(
         voice.samples.filter(purpose=Sample.Purpose.VOICE, status=Sample.Status.READY)
         .order_by("id")
         .values_list("clean", flat=True)
     )
     queueing.task_send_on_commit(
-        "voices.tasks.voice_conditioning_compute", voice_id=voice.pk, sample_names=names
+        "voices.tasks.voice_conditioning_compute",
+        then=_build_sent(voice.pk),
+        voice_id=voice.pk,
+        sample_names=names,
+        engine=voice.engine,
     )
