@@ -18,7 +18,7 @@ from collections.abc import Iterator
 
 from django.conf import settings
 from django.core.files.storage import default_storage
-from django.db import close_old_connections, connection
+from django.db import InterfaceError, OperationalError, close_old_connections, connection
 
 from synthesis.jobs import services
 from synthesis.jobs.pipeline import JobCancelled, render_job, user_facing_error
@@ -59,37 +59,49 @@ def heartbeat(job: SynthesisJob) -> Iterator[None]:
         thread.join(timeout=30)
 
 
+def _db(call, /, **kwargs):
+    """Run a state change, once more on a fresh connection if the database dropped this one
+    (a restarted PostgreSQL, a terminated backend): a job must not be lost to a blip."""
+    try:
+        return call(**kwargs)
+    except (OperationalError, InterfaceError):
+        logger.warning("Database connection lost; reconnecting", exc_info=True)
+        connection.close()
+        return call(**kwargs)
+
+
 def job_run(*, job_id: int, worker: str) -> None:
     """Run a job end to end in this worker (the `synthesize` task's body). Idempotent."""
-    job = services.job_claim(job_id=job_id, worker=worker)
+    job = _db(services.job_claim, job_id=job_id, worker=worker)
     if job is None:
         logger.info("Job %s is not ours to run (finished, cancelled or running elsewhere).", job_id)
         return
     if job.cancel_requested:  # cancelled while its previous worker was dying
-        if services.job_finish_cancelled(job=job):
+        if _db(services.job_finish_cancelled, job=job):
             services.job_stream_end(job, error="The job was cancelled.")
         return
     started = time.monotonic()
     try:
         with heartbeat(job):
             audio_name, audio_seconds = render_job(
-                job, progress=lambda done: services.job_progress(job=job, chunks_done=done)
+                job, progress=lambda done: _db(services.job_progress, job=job, chunks_done=done)
             )
     except JobCancelled:
-        if services.job_finish_cancelled(job=job):  # not when another worker took the job over
+        if _db(services.job_finish_cancelled, job=job):  # not when another worker took it over
             services.job_stream_end(job, error="The job was cancelled.")
         return
     except ConditioningUnreadable as exc:
         logger.warning("Job %s: %s", job.code, exc)
         if job.voice_id:
-            voice_rebuild_request(voice_id=job.voice_id, reason=str(exc))
+            _db(voice_rebuild_request, voice_id=job.voice_id, reason=str(exc))
         _fail(job, VOICE_UNREADABLE_ERROR, started)
         return
     except Exception as exc:  # a job must end failed with a reason, never stuck running
         logger.exception("Synthesis job %s failed", job.code)
         _fail(job, user_facing_error(exc), started)
         return
-    if not services.job_succeed(
+    if not _db(
+        services.job_succeed,
         job=job,
         audio_name=audio_name,
         audio_seconds=audio_seconds,
@@ -99,5 +111,5 @@ def job_run(*, job_id: int, worker: str) -> None:
 
 
 def _fail(job: SynthesisJob, error: str, started: float) -> None:
-    if services.job_fail(job=job, error=error, compute_seconds=time.monotonic() - started):
+    if _db(services.job_fail, job=job, error=error, compute_seconds=time.monotonic() - started):
         services.job_stream_end(job, error=error)
