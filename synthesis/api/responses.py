@@ -214,6 +214,16 @@ class JobAudioStream:
         from synthesis.jobs.encoding import EncodingError
         from synthesis.jobs.streaming import StreamFailed, StreamTimeout, stream_encoded
 
+        self.job.refresh_from_db(fields=["status", "dispatched_at"])
+        if self.job.status == SynthesisJob.Status.QUEUED and self.job.dispatched_at is None:
+            # The broker was down when the job was accepted: a caller waiting for audio would
+            # wait for nothing, so the job is cancelled (not charged) and the answer is a 503.
+            self._done = True
+            _cancel_quietly(self.job, self.user)
+            return _unavailable(
+                "The job queue is unavailable right now (the broker cannot be reached); the "
+                "request was cancelled and not charged. Retry in a moment."
+            )
         self._pieces = stream_encoded(
             str(self.job.code),
             first_timeout=settings.SYNTHESIS_STREAM_FIRST_TIMEOUT,
