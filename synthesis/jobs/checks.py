@@ -143,10 +143,10 @@ def voice_check(*, owner, voice: Voice) -> None:
         # A stranger's voice does not exist for this owner.
         raise ServiceError("voice_not_found", "No such voice among yours and the stock voices.")
     if voice.status != Voice.Status.READY:
-        raise ServiceError(
-            code="voice_not_ready",
-            message=f"Voice {voice.name!r} is not ready (it is {voice.status}).",
-        )
+        message = f"Voice {voice.name!r} is not ready (it is {voice.status})."
+        if voice.failure_reason and voice.status != Voice.Status.BUILDING:
+            message += " " + voice.failure_reason
+        raise ServiceError(code="voice_not_ready", message=message)
 
 
 def request_fingerprint(**request) -> str:

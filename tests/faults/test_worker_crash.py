@@ -61,7 +61,8 @@ def test_a_killed_pool_process_is_replaced_and_the_job_reruns(
         assert pool_children(worker) and pool_children(worker) != [child]
         with capsys.disabled():
             print(
-                f"\n[figure] {broker.kind}: kill -9 of the pool process -> job done in {seconds:.1f} s"
+                f"\n[figure] {broker.kind}: kill -9 of the pool process -> "
+                f"job done in {seconds:.1f} s"
             )
     finally:
         worker.stop()
@@ -101,7 +102,8 @@ def test_a_killed_worker_is_recovered_after_a_restart(
         assert job.attempts == 2, replacement.log()[-3000:]
         with capsys.disabled():
             print(
-                f"\n[figure] {broker.kind}: kill -9 of the whole worker, restart -> job done in {seconds:.1f} s"
+                f"\n[figure] {broker.kind}: kill -9 of the whole worker, restart -> "
+                f"job done in {seconds:.1f} s"
             )
     finally:
         replacement.stop()
