@@ -67,3 +67,23 @@ def _scope_for(view, method: str) -> str | None:
     if per_method:
         return per_method.get(method, per_method.get("*"))
     return getattr(view, "required_scope", None)
+
+
+try:  # the OpenAPI schema declares the key, so that clients and schemathesis can send it
+    from drf_spectacular.extensions import OpenApiAuthenticationExtension
+
+    class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
+        target_class = "accounts.api.auth.ApiKeyAuthentication"
+        name = "apiKey"
+
+        def get_security_definition(self, auto_schema):
+            return {
+                "type": "http",
+                "scheme": "bearer",
+                "description": (
+                    "An API key from the dashboard, as `Authorization: Bearer <key>` (also "
+                    "accepted: `Authorization: Api-Key <key>` and `xi-api-key: <key>`)."
+                ),
+            }
+except ImportError:  # pragma: no cover - drf-spectacular is a base requirement
+    pass

@@ -58,6 +58,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "config.middleware.RequestIdMiddleware",
     "config.middleware.ApiVersionMiddleware",
+    "config.textcheck.ControlCharactersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -171,8 +172,8 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 if env.str("AWS_STORAGE_BUCKET_NAME", default=""):
-    # Any S3-compatible store (MinIO, Ceph, AWS); credentials come from AWS_* variables that
-    # django-storages reads itself.
+    # Any S3-compatible store (MinIO, Ceph, AWS); credentials come from AWS_ACCESS_KEY_ID and
+    # AWS_SECRET_ACCESS_KEY, which boto3 reads itself.
     STORAGES["default"] = {
         "BACKEND": "storages.backends.s3.S3Storage",
         "OPTIONS": {
@@ -183,6 +184,12 @@ if env.str("AWS_STORAGE_BUCKET_NAME", default=""):
             "addressing_style": env.str("AWS_S3_ADDRESSING_STYLE", default="") or None,
             "default_acl": None,
             "querystring_auth": True,
+            # A taken name gets a suffix, as on the filesystem: a late duplicate of a job must
+            # not replace (and then delete) the audio another worker stored under that name.
+            "file_overwrite": False,
+            # A file read from the bucket spills to a temporary file past this size, not to RAM
+            # (downloads of book-length audio).
+            "max_memory_size": env.int("AWS_S3_MAX_MEMORY_SIZE", default=16 * 1024 * 1024),
         },
     }
 
@@ -224,9 +231,10 @@ REST_FRAMEWORK = {
         "accounts.api.auth.HasScope",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "config.drf.StrictLimitOffsetPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "config.api.exception_handler",
+    "DEFAULT_METADATA_CLASS": "config.drf.ApiMetadata",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
 }
 SPECTACULAR_SETTINGS = {

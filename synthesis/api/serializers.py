@@ -174,7 +174,7 @@ class JobOutput(serializers.Serializer):
             "queued_seconds": queued,
         }
 
-    @extend_schema_field(OpenApiTypes.URI)
+    @extend_schema_field(serializers.URLField(allow_null=True))
     def get_audio_url(self, job) -> str | None:
         if job.status != SynthesisJob.Status.SUCCEEDED or not job.audio:
             return None

@@ -82,6 +82,7 @@ def actor(request) -> dict:
 # --- engines -----------------------------------------------------------------------------------
 class EngineList(SynthesisAPIView):
     required_scopes = {"GET": "voices:read"}
+    pagination_class = None  # a short list, answered whole
 
     @extend_schema(
         summary="Installed speech engines: languages, parameters (ranges, defaults), readiness",

@@ -18,13 +18,14 @@ from django.conf import settings
 from django.db import transaction
 from django.urls import reverse
 from rest_framework import status
-from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.parsers import FormParser
 from rest_framework.response import Response
 
 from accounts.api.auth import request_api_key
 from accounts.selectors import plan_for_user
 from config.api import ApiError
 from config.service_errors import ServiceError
+from config.textcheck import StrictMultiPartParser
 from synthesis.compat import serializers as s
 from synthesis.compat.common import ElevenLabsView, valid
 from voices import selectors as voice_selectors
@@ -71,7 +72,7 @@ class VoiceAdd(UploadLimitMixin, ElevenLabsView):
     """POST /v1/voices/add (multipart: name, files..., description, labels as JSON)."""
 
     required_scope = "voices:write"
-    parser_classes = [MultiPartParser, FormParser]
+    parser_classes = [StrictMultiPartParser, FormParser]
 
     def finalize_response(self, request, response, *args, **kwargs):
         # The elevenlabs SDK retries 408/409/429/5xx, and its retry drops the form fields (the

@@ -431,7 +431,7 @@ def stored_size(name: str) -> int:
 
     try:
         return default_storage.size(name)
-    except (OSError, NotImplementedError):
+    except Exception:  # OSError, NotImplementedError, or a botocore error on S3
         return 0
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.urls import reverse
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -67,7 +66,7 @@ class SampleOutput(serializers.Serializer):
             "status": INTAKE_ERROR_STATUS.get(sample.error_code, 422),
         }
 
-    @extend_schema_field(OpenApiTypes.STR)
+    @extend_schema_field(serializers.CharField(allow_null=True))
     def get_audio_url(self, sample) -> str | None:
         if sample.status != sample.Status.READY:
             return None

@@ -11,12 +11,13 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.generics import GenericAPIView
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.api.auth import request_api_key
 from config.api import ApiError, ErrorOutput
+from config.textcheck import StrictMultiPartParser
 from voices import selectors, services
 from voices.api import serializers as s
 from voices.models import Sample
@@ -28,7 +29,7 @@ READ_WRITE = {
     "PATCH": "voices:write",
     "DELETE": "voices:write",
 }
-UPLOAD_PARSERS = [MultiPartParser, FormParser]
+UPLOAD_PARSERS = [StrictMultiPartParser, FormParser]
 
 
 def errors(*pairs: tuple[int, str]) -> dict:

@@ -34,7 +34,7 @@ def storage_delete_on_commit(names: list[str]) -> None:
         for name in names:
             try:
                 default_storage.delete(name)
-            except OSError:  # the row is gone either way; an operator can sweep leftovers
+            except Exception:  # OSError, or a botocore error on S3: the row is gone either way
                 logger.warning("could not delete %s from storage", name, exc_info=True)
 
     if names:
@@ -59,7 +59,7 @@ def sample_create(
     sample = Sample(
         owner=owner, purpose=purpose, original_name=display_name(upload.name), size=upload.size
     )
-    sample.raw.save("raw", upload, save=False)
+    sample.raw.save("raw", File(upload), save=False)  # not the client's content type
     try:
         with transaction.atomic():
             sample.save()
