@@ -4,7 +4,7 @@
 #   test: also espeak-ng and sox (speech test corpus) and chromium (browser tests)
 set -euo pipefail
 want=(ffmpeg)
-[ "${1:-run}" = test ] && want+=(espeak-ng sox chromium)
+[ "${1:-run}" = test ] && want+=(espeak-ng sox chromium docker-compose)
 missing=()
 for pkg in "${want[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")

@@ -8,7 +8,8 @@ Each run, for synthesis jobs:
 3. a queued job whose task never reached the broker (broker down when it was accepted) is sent,
    and one sent more than SYNTHESIS_REDISPATCH_SECONDS ago without being claimed is sent again
    (a lost message; a duplicate is harmless, the claim is one conditional UPDATE).
-Then the same for sample intakes and voice builds (voices.services.recovery).
+Then the same for sample intakes and voice builds (voices.services.recovery), and webhook
+deliveries whose attempt message was lost (synthesis.webhooks.services.deliveries_resend).
 
 So a job ends within SYNTHESIS_QUEUED_MAX_SECONDS of acceptance if no worker ever runs it, and
 otherwise within SYNTHESIS_MAX_ATTEMPTS x (run time + SYNTHESIS_STALE_SECONDS +
@@ -26,6 +27,7 @@ from django.utils import timezone
 
 from synthesis.jobs import services
 from synthesis.models import SynthesisJob
+from synthesis.webhooks import services as webhooks
 from voices.services import recovery as voices_recovery
 
 logger = logging.getLogger(__name__)
@@ -60,7 +62,11 @@ def jobs_sweep() -> dict[str, int]:
 
 
 def outbox_sweep() -> dict[str, dict[str, int]]:
-    result = {"jobs": jobs_sweep(), **voices_recovery.voices_sweep()}
+    result = {
+        "jobs": jobs_sweep(),
+        **voices_recovery.voices_sweep(),
+        "webhooks": {"sent": webhooks.deliveries_resend()},
+    }
     if any(n for kind in result.values() for n in kind.values()):
         logger.info("Outbox sweep: %s", result)
     return result

@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from audit.services import audit_record
@@ -263,3 +263,28 @@ def batch_event(batch: SynthesisBatch) -> str:
         if batch.status == SynthesisBatch.Status.DONE
         else "synthesis.batch.failed"
     )
+
+
+# The sweeper's share (synthesis.jobs.recovery): a delivery whose first attempt never reached
+# the broker, or whose retry is long overdue (its countdown message was lost with a worker or
+# a broker), is sent again. Receivers get at-least-once delivery and dedupe by the event id.
+OVERDUE_SECONDS = 300
+
+
+def deliveries_resend(*, limit: int = 200) -> int:
+    from config.queueing import task_send
+
+    now = timezone.now()
+    overdue = now - timedelta(seconds=OVERDUE_SECONDS)
+    due = WebhookDelivery.objects.filter(status=WebhookDelivery.Status.PENDING).filter(
+        Q(attempts=0, next_attempt_at__isnull=True, created_at__lt=overdue)
+        | Q(next_attempt_at__lt=overdue)
+    )
+    sent = 0
+    for delivery_id in list(due.values_list("pk", flat=True)[:limit]):
+        if task_send("synthesis.housekeeping.webhook_deliver", delivery_id=delivery_id) is False:
+            break
+        # Not again before the next overdue window.
+        WebhookDelivery.objects.filter(pk=delivery_id).update(next_attempt_at=now)
+        sent += 1
+    return sent
