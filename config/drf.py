@@ -24,6 +24,9 @@ class StrictLimitOffsetPagination(LimitOffsetPagination):
     """limit/offset pagination that refuses junk (`offset=abc`, `limit=-1`) with a 400 instead
     of silently reading it as the default."""
 
+    max_limit = 1000  # a bigger `limit` is read as 1000
+    MAX_OFFSET = 10**12  # beyond any real list; larger numbers overflow database integers
+
     def _strict(self, request, name: str, *, minimum: int) -> int | None:
         raw = request.query_params.get(name)
         if raw is None or raw == "":
@@ -32,9 +35,9 @@ class StrictLimitOffsetPagination(LimitOffsetPagination):
             value = int(raw)
         except ValueError:
             value = None
-        if value is None or value < minimum:
+        if value is None or value < minimum or value > self.MAX_OFFSET:
             raise exceptions.ValidationError(
-                {name: [f"Must be a whole number of at least {minimum}."]}
+                {name: [f"Must be a whole number from {minimum} to {self.MAX_OFFSET}."]}
             )
         return value
 

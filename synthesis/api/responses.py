@@ -214,8 +214,7 @@ class JobAudioStream:
         from synthesis.jobs.encoding import EncodingError
         from synthesis.jobs.streaming import StreamFailed, StreamTimeout, stream_encoded
 
-        self.job.refresh_from_db(fields=["status", "dispatched_at"])
-        if self.job.status == SynthesisJob.Status.QUEUED and self.job.dispatched_at is None:
+        if getattr(self.job, "dispatch_failed", False):
             # The broker was down when the job was accepted: a caller waiting for audio would
             # wait for nothing, so the job is cancelled (not charged) and the answer is a 503.
             self._done = True

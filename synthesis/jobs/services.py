@@ -151,10 +151,13 @@ def _job_engine(job: SynthesisJob) -> str:
         return ""
 
 
-def _dispatched(job_id: int):
+def _dispatched(job: SynthesisJob):
     def then(sent: bool) -> None:
-        if sent is not False:  # None: a test double that sent nothing but did not fail either
-            SynthesisJob.objects.filter(pk=job_id).update(dispatched_at=timezone.now())
+        if sent is False:
+            # Seen by a caller that waits for audio (a stream): nothing will come, say so now.
+            job.dispatch_failed = True
+        else:  # None: a test double that sent nothing but did not fail either
+            SynthesisJob.objects.filter(pk=job.pk).update(dispatched_at=timezone.now())
 
     return then
 
@@ -165,7 +168,7 @@ def job_dispatch_on_commit(job: SynthesisJob) -> None:
     (`synthesis.jobs.recovery`) sends it once the broker is back."""
     task_send_on_commit(
         "synthesis.tasks.synthesize",
-        then=_dispatched(job.pk),
+        then=_dispatched(job),
         job_id=job.pk,
         engine=_job_engine(job),
     )

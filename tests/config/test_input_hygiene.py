@@ -65,7 +65,9 @@ def _file():
     return SimpleUploadedFile("take.wav", wav_bytes(), content_type="audio/wav")
 
 
-@pytest.mark.parametrize("query", ["offset=abc", "offset=-1", "limit=0", "limit=x"])
+@pytest.mark.parametrize(
+    "query", ["offset=abc", "offset=-1", "limit=0", "limit=x", "limit=68393989326973755392"]
+)
 def test_junk_pagination_is_refused(owner_client, query):
     error = _error(owner_client.get(f"/api/v1/synthesis?{query}"))
     assert query.split("=")[0] in error["details"]
@@ -73,6 +75,8 @@ def test_junk_pagination_is_refused(owner_client, query):
 
 def test_pagination_still_works(owner_client):
     assert owner_client.get("/api/v1/synthesis?offset=0&limit=5").status_code == 200
+    big = owner_client.get("/api/v1/voices?limit=100000")
+    assert big.status_code == 200 and big.json()["results"] == []
 
 
 @pytest.mark.parametrize(

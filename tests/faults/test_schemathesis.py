@@ -74,7 +74,7 @@ def live_api(tmp_path):
     log.close()
 
 
-def test_fuzzing_the_api_finds_no_server_error_and_no_schema_violation(owner, live_api):
+def test_fuzzing_the_api_finds_no_server_error_and_no_schema_violation(owner, live_api, tmp_path):
     make_ready_voice(owner, "Fuzzed", language="en")  # something real to list and look up
     _, key = account_services.api_key_create(
         user=owner, name="schemathesis", scopes=list(UserAPIKey.SCOPES)

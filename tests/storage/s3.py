@@ -19,8 +19,6 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from config.celery import app as celery_app
-
 ACCESS_KEY = "timbre-test-access"
 SECRET_KEY = "timbre-test-secret"  # moto accepts any credentials
 REGION = "us-east-1"
@@ -111,23 +109,12 @@ def settings_under_env(env: dict[str, str]) -> dict:
 
 @contextlib.contextmanager
 def celery_broker(url: str, transport_options: dict):
-    """Send this process's tasks to another broker for the duration of the block."""
-    conf = celery_app.conf
-    saved = {key: conf[key] for key in ("broker_url", "broker_transport_options")}
+    """Send this process's tasks (config.queueing) to another broker for the block: a Celery app
+    of its own, so the project's app and its connection pools are never touched."""
+    from tests.faults.support import broker_app
 
-    def reset_pools() -> None:
-        # What Celery itself does after a fork: the next send opens a connection from conf.
-        if celery_app._pool is not None:
-            celery_app._pool.force_close_all()
-        celery_app._pool = None
-        celery_app.amqp._producer_pool = None
-
+    app = broker_app(url)
+    app.conf.broker_transport_options = transport_options
     with pytest.MonkeyPatch.context() as patch:
-        patch.delenv("CELERY_BROKER_URL", raising=False)  # Celery reads it before its conf
-        reset_pools()
-        conf.update(broker_url=url, broker_transport_options=transport_options)
-        try:
-            yield
-        finally:
-            reset_pools()
-            conf.update(saved)
+        patch.setattr("config.queueing.app", app)
+        yield

@@ -89,7 +89,8 @@ def _post(client, payload, **extra):
     [
         ({"text": ""}, 400, "empty_text"),
         ({"text": "   \n\t "}, 400, "empty_text"),
-        ({"text": "\u200b\u0007"}, 400, "empty_text"),  # nothing speakable once cleaned
+        ({"text": "\u200b\u200b"}, 400, "empty_text"),  # nothing speakable once cleaned
+        ({"text": "Hello\u0007"}, 400, "invalid_characters"),  # control characters: refused
         ({"text": "x" * 41}, 400, "text_too_long"),
         ({"language": "xx"}, 400, "unsupported_language"),
         ({"format": "ogg"}, 400, "unsupported_format"),
