@@ -50,4 +50,6 @@ def retention_sweep() -> dict:
 def outbox_sweep() -> dict:
     """Send what never reached a worker, take back what a dead worker held, end what waited
     past its bound (beat, every OUTBOX_SWEEP_SECONDS)."""
-    return recovery.outbox_sweep()
+    result = recovery.outbox_sweep()
+    result["batches"] = batches.batches_sweep()
+    return result

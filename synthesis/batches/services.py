@@ -19,12 +19,12 @@ from pathlib import Path
 from django.conf import settings
 from django.core.files import File
 from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from accounts import usage
 from audit.models import AuditEvent
 from audit.services import audit_record
-from config.queueing import task_send_on_commit
 from config.service_errors import ServiceError
 from synthesis.jobs import checks as request_checks
 from synthesis.jobs import services
@@ -139,8 +139,8 @@ def _batch_accept(batch: SynthesisBatch, jobs: list[dict], *, request) -> Synthe
         target=batch,
         data={"items": batch.total_items, "characters": batch.total_characters},
     )
-    for job_id in [job.pk for job in created]:
-        task_send_on_commit("synthesis.tasks.synthesize", job_id=job_id)
+    for job in created:
+        services.job_dispatch_on_commit(job)  # the outbox: each item records that its task went out
     return batch
 
 
@@ -274,3 +274,20 @@ def _batch_ended(batch: SynthesisBatch, *, archive_name: str, error: str) -> Non
         delivery_create(
             owner=batch.owner, url=batch.webhook_url, event=batch_event(batch), batch=batch
         )
+
+
+def batches_sweep(*, limit: int = 200) -> dict[str, int]:
+    """The sweeper's share: a running batch whose items have all ended but whose packaging
+    message was lost (broker down, worker killed) is packaged now."""
+    open_items = SynthesisJob.objects.filter(batch_id=OuterRef("pk")).exclude(
+        status__in=SynthesisJob.TERMINAL
+    )
+    stuck = (
+        SynthesisBatch.objects.filter(status=SynthesisBatch.Status.RUNNING)
+        .exclude(Exists(open_items))
+        .values_list("pk", flat=True)
+    )
+    finished = 0
+    for batch_id in list(stuck[:limit]):
+        finished += batch_finish(batch_id=batch_id) is not None
+    return {"packaged": finished}

@@ -214,3 +214,35 @@ def test_the_sweeper_resends_an_overdue_webhook_delivery(owner):
     with task_spy("synthesis.housekeeping.webhook_deliver") as sent:
         assert recovery.outbox_sweep()["webhooks"]["sent"] == 1
     sent.assert_called_once_with(delivery_id=delivery.pk)
+
+
+def test_batch_items_are_dispatched_with_their_engine(
+    owner, voice, django_capture_on_commit_callbacks
+):
+    from synthesis.batches import services as batches
+
+    with (
+        task_spy("synthesis.tasks.synthesize") as sent,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        batch = batches.batch_create(
+            owner=owner, items=[{"voice": voice, "text": "One."}, {"voice": voice, "text": "Two."}]
+        )
+    assert sent.call_count == 2
+    assert {call.kwargs["engine"] for call in sent.call_args_list} == {"xtts"}
+    assert not batch.jobs.filter(dispatched_at__isnull=True).exists()
+
+
+def test_the_sweeper_packages_a_batch_whose_finish_message_was_lost(owner, voice):
+    from synthesis.batches import services as batches
+    from synthesis.models import SynthesisBatch
+    from synthesis.tasks import outbox_sweep
+
+    with task_spy("synthesis.tasks.synthesize"):
+        batch = batches.batch_create(owner=owner, items=[{"voice": voice, "text": "One."}])
+    batch.jobs.update(status=SynthesisJob.Status.CANCELLED, finished_at=timezone.now())
+    assert batch.status == SynthesisBatch.Status.RUNNING
+    assert outbox_sweep()["batches"] == {"packaged": 1}
+    batch.refresh_from_db()
+    assert batch.status in (SynthesisBatch.Status.DONE, SynthesisBatch.Status.FAILED)
+    assert outbox_sweep()["batches"] == {"packaged": 0}
