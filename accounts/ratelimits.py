@@ -14,9 +14,7 @@ Answers over the limit are 429 with Retry-After, in the API's error shape.
 
 from __future__ import annotations
 
-import logging
 import math
-import time
 
 from django.conf import settings
 from django.http import HttpResponse, JsonResponse
@@ -29,7 +27,6 @@ from rest_framework.throttling import BaseThrottle
 from config.net import client_ip
 
 REQUEST_ATTR = "timbre_rate_limit"
-logger = logging.getLogger(__name__)
 
 
 class RateLimited(exceptions.Throttled):
@@ -38,28 +35,11 @@ class RateLimited(exceptions.Throttled):
     default_code = "rate_limited"
 
 
-_last_outage_warning = 0.0
-
-
-def _cache_outage(exc: Exception) -> None:
-    """Fail open: a cache outage turns rate limiting off (with a warning a minute), never 500s."""
-    global _last_outage_warning
-    now = time.monotonic()
-    if now - _last_outage_warning > 60:
-        _last_outage_warning = now
-        logger.warning("Cache unavailable, rate limits are OFF until it is back: %s", exc)
-
-
 def _usage(request, *, group: str, value: str, rate: str, increment: bool = True) -> dict | None:
-    try:
-        usage = get_usage(
-            request, group=group, key=lambda _group, _request: value, rate=rate, increment=increment
-        )
-    except Exception as exc:  # Redis down or unreachable (ConnectionError, TimeoutError, ...)
-        if not settings.RATELIMIT_FAIL_OPEN:
-            raise
-        _cache_outage(exc)
-        return None
+    # A cache outage never reaches here as an error: the Redis cache fails open (config.cache).
+    usage = get_usage(
+        request, group=group, key=lambda _group, _request: value, rate=rate, increment=increment
+    )
     if usage is None:  # RATELIMIT_ENABLE is off
         return None
     return {

@@ -15,20 +15,15 @@ import logging
 from collections.abc import Callable
 
 from django.db import transaction
+from kombu.exceptions import KombuError
 
 from config.celery import app
 
 logger = logging.getLogger(__name__)
 
-# What a publish raises when the broker cannot be reached (kombu wraps most of them in
-# OperationalError; a refused socket can surface as OSError).
-_BROKER_ERRORS: tuple[type[BaseException], ...] = (OSError, ConnectionError)
-try:
-    from kombu.exceptions import KombuError, OperationalError
-
-    _BROKER_ERRORS = (*_BROKER_ERRORS, OperationalError, KombuError)
-except ImportError:  # pragma: no cover - kombu ships with celery
-    pass
+# What a publish raises when the broker cannot be reached: kombu's OperationalError (a
+# KombuError), or a refused socket surfacing as OSError.
+_BROKER_ERRORS = (OSError, KombuError)
 
 
 def task_send(name: str, **kwargs) -> bool:

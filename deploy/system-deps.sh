@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Installs the system packages Timbre needs, when we are root; otherwise prints the command.
 #   run:  ffmpeg (probing and transcoding audio; torchcodec loads its libraries)
-#   test: also espeak-ng and sox (speech test corpus) and chromium (browser tests)
+#   test: also espeak-ng and sox (speech test corpus), chromium (browser tests), docker-compose
+#         (validates deploy/docker-compose.yml without an engine), nginx-light (the tests run the
+#         deploy/nginx site on a port of their own) and shellcheck (the backup scripts)
 set -euo pipefail
 want=(ffmpeg)
-[ "${1:-run}" = test ] && want+=(espeak-ng sox chromium docker-compose)
+[ "${1:-run}" = test ] && want+=(espeak-ng sox chromium docker-compose nginx-light shellcheck)
 missing=()
 for pkg in "${want[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")

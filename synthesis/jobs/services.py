@@ -353,15 +353,20 @@ def job_finish_cancelled(*, job: SynthesisJob) -> bool:
     ).update(status=SynthesisJob.Status.CANCELLED, finished_at=timezone.now())
     if not stopped:
         return False
+    _job_stopped(job)
+    return True
+
+
+def _job_stopped(job: SynthesisJob, **data) -> None:
+    """A running job that ended cancelled: refund it and audit the stop."""
     job.refresh_from_db()
     _job_ended(job, refund=True)
     audit_record(
         action="synthesis.job.stopped",
         actor_type=AuditEvent.ActorType.SYSTEM,
         target=job,
-        data={"chunks_done": job.chunks_done},
+        data={"chunks_done": job.chunks_done, **data},
     )
-    return True
 
 
 @transaction.atomic
@@ -526,14 +531,7 @@ def job_recover_abandoned(*, job_id: int) -> str:
         SynthesisJob.objects.filter(pk=job.pk).update(
             status=SynthesisJob.Status.CANCELLED, finished_at=timezone.now()
         )
-        job.refresh_from_db()
-        _job_ended(job, refund=True)
-        audit_record(
-            action="synthesis.job.stopped",
-            actor_type=AuditEvent.ActorType.SYSTEM,
-            target=job,
-            data={"chunks_done": job.chunks_done, "worker_lost": True},
-        )
+        _job_stopped(job, worker_lost=True)
         job_stream_end_on_commit(job, error="The job was cancelled.")
         return "cancelled"
     if job_interrupted_too_often(job_id=job.pk):

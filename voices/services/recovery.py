@@ -27,7 +27,7 @@ from voices.services.dispatch import (
     sample_intake_dispatch,
     voice_build_dispatch,
 )
-from voices.services.samples import sample_reject
+from voices.services.samples import _OPEN, sample_reject
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +41,6 @@ BUILD_TIMEOUT_MESSAGE = (
     "The voice could not be built in time (the synthesis workers were unavailable). "
     "Delete it and create it again; if it keeps happening, tell us."
 )
-_OPEN = (Sample.Status.UPLOADED, Sample.Status.PROCESSING)
 _BUILDING = (Voice.Status.BUILDING, Voice.Status.NEEDS_REBUILD)
 
 
