@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -15,6 +14,7 @@ from django.db import connection
 
 from config.celery import QUEUES
 from config.celery import app as celery_app
+from synthesis.workers.process import celery_worker_command
 
 
 def database_url() -> str:
@@ -36,24 +36,7 @@ class WorkerProcess:
             "DATABASE_URL": database_url(),
             **(extra_env or {}),
         }
-        cmd = [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "-Q",
-            ",".join(queues),
-            "-c",
-            "1",
-            "-n",
-            self.name,
-            "--without-gossip",
-            "--without-mingle",
-            "--loglevel",
-            "INFO",
-        ]
+        cmd = celery_worker_command(queues=queues, name=self.name)
         self._log = self.log_path.open("wb")
         self.proc = subprocess.Popen(
             cmd, env=env, stdout=self._log, stderr=subprocess.STDOUT, cwd=settings.BASE_DIR

@@ -19,6 +19,7 @@ from django.conf import settings
 
 from accounts import services as account_services
 from accounts.models import UserAPIKey
+from synthesis.workers.process import web_command
 from tests.faults.support import free_port
 from tests.voices.helpers import make_ready_voice
 from tests.workers import database_url
@@ -40,18 +41,7 @@ def live_api(tmp_path):
     }
     log = (tmp_path / "gunicorn.log").open("wb")
     server = subprocess.Popen(
-        [
-            str(BIN / "gunicorn"),
-            "config.wsgi",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "1",
-            "--threads",
-            "4",
-            "--timeout",
-            "60",
-        ],
+        web_command(bind=f"127.0.0.1:{port}"),
         cwd=settings.BASE_DIR,
         env=env,
         stdout=log,

@@ -19,7 +19,6 @@ import os
 import signal
 import statistics
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -29,7 +28,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-BIN = Path(sys.executable).parent
+from synthesis.workers.process import celery_worker_command, web_command
 
 
 def _free_port() -> int:
@@ -52,24 +51,9 @@ class Worker:
         self.log_path = log
         self._log = log.open("wb")
         self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "config",
-                "worker",
-                "-Q",
-                "synthesis,audio,default",
-                "-c",
-                "1",
-                "-n",
-                f"bench-{uuid.uuid4().hex[:6]}@%h",
-                "--without-gossip",
-                "--without-mingle",
-                "--loglevel",
-                "INFO",
-            ],
+            celery_worker_command(
+                queues=("synthesis", "audio", "default"), name=f"bench-{uuid.uuid4().hex[:6]}@%h"
+            ),
             env={**os.environ, **env},
             cwd=settings.BASE_DIR,
             stdout=self._log,
@@ -293,18 +277,7 @@ class Command(BaseCommand):
         env = {**os.environ, "RATE_LIMIT_API": "1000000/m", "RATE_LIMIT_API_KEY": "1000000/m"}
         log = (self.workdir / "gunicorn.log").open("wb")
         server = subprocess.Popen(
-            [
-                str(BIN / "gunicorn"),
-                "config.wsgi",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--workers",
-                "2",
-                "--worker-class",
-                "gthread",
-                "--threads",
-                "8",
-            ],
+            web_command(bind=f"127.0.0.1:{port}", workers=2, threads=8),
             cwd=settings.BASE_DIR,
             env=env,
             stdout=log,

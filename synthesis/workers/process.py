@@ -1,0 +1,25 @@
+"""The command lines of Timbre's own processes, for whatever starts them as subprocesses
+(`manage.py bench_ops`, the test suite): one place that knows how a worker and the web start."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+
+def celery_worker_command(*, queues, name: str, concurrency: int = 1) -> list[str]:
+    """A Celery worker on `queues` (the Procfile's, without gossip or mingle: nothing to sync)."""
+    return [
+        sys.executable, "-m", "celery", "-A", "config", "worker",
+        "-Q", ",".join(queues), "-c", str(concurrency), "-n", name,
+        "--without-gossip", "--without-mingle", "--loglevel", "INFO",
+    ]  # fmt: skip
+
+
+def web_command(*, bind: str, workers: int = 1, threads: int = 4) -> list[str]:
+    """gunicorn serving the WSGI app, as the Procfile does."""
+    return [
+        str(Path(sys.executable).parent / "gunicorn"), "config.wsgi", "--bind", bind,
+        "--workers", str(workers), "--worker-class", "gthread", "--threads", str(threads),
+        "--timeout", "120",
+    ]  # fmt: skip
