@@ -15,3 +15,23 @@ class ApiKeyForm(forms.Form):
     )
     expires_on = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
     monthly_character_cap = forms.IntegerField(required=False, min_value=1)
+
+
+class AccountDeleteForm(forms.Form):
+    """Deleting an account asks for its password again."""
+
+    password = forms.CharField(
+        label="Your password",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+
+    def clean_password(self):
+        password = self.cleaned_data["password"]
+        if not self.user.check_password(password):
+            raise forms.ValidationError("That is not your password.")
+        return password

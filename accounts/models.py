@@ -58,6 +58,10 @@ class User(AbstractUser):
     plan = models.ForeignKey(
         Plan, null=True, blank=True, on_delete=models.PROTECT, related_name="users"
     )
+    # Moderation (accounts.moderation): a suspended user is also inactive (is_active=False),
+    # which ends their sessions and keys at once; these say when and why.
+    suspended_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    suspension_reason = models.TextField(blank=True)
 
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS: list[str] = []
@@ -66,6 +70,10 @@ class User(AbstractUser):
 
     def __str__(self) -> str:
         return self.email
+
+    @property
+    def is_suspended(self) -> bool:
+        return self.suspended_at is not None
 
 
 class UserAPIKeyManager(BaseAPIKeyManager):
@@ -108,6 +116,8 @@ class CharacterUsage(models.Model):
     month = models.DateField(help_text="First day of the month (UTC).")
     used = models.PositiveBigIntegerField(default=0)
     reserved = models.PositiveBigIntegerField(default=0)
+    # Extra characters an admin granted for this month, on top of the plan's monthly_characters.
+    granted = models.PositiveBigIntegerField(default=0)
 
     class Meta:
         ordering = ["-month"]

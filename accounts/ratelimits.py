@@ -1,7 +1,9 @@
 """Rate limits (django-ratelimit on the cache: Redis when REDIS_URL is set).
 
-- Signup and login: POSTs per client IP (RATE_LIMIT_SIGNUP, RATE_LIMIT_LOGIN), enforced by
-  `AuthRateLimitMiddleware` in front of allauth's views.
+- Signup, login and the two-factor code: POSTs per client IP (RATE_LIMIT_SIGNUP, RATE_LIMIT_LOGIN);
+  password reset requests per client IP (RATE_LIMIT_PASSWORD_RESET) and per email address asked
+  for (RATE_LIMIT_PASSWORD_RESET_EMAIL). Enforced by `AuthRateLimitMiddleware` in front of
+  allauth's views.
 - API: requests per user (RATE_LIMIT_API, all of a user's keys and sessions together) and per
   API key (RATE_LIMIT_API_KEY), enforced by `ApiRateThrottle` (a DRF throttle) after
   authentication. Every API answer carries x-ratelimit-limit / -remaining / -reset for the
@@ -16,8 +18,10 @@ from __future__ import annotations
 
 import math
 
+from django.apps import apps
 from django.conf import settings
 from django.http import HttpResponse, JsonResponse
+from django.templatetags.static import static
 from django.urls import reverse
 from django.utils.html import format_html
 from django_ratelimit.core import get_usage
@@ -118,9 +122,13 @@ class RateLimitHeadersMiddleware:
         return response
 
 
-# --- signup and login ---------------------------------------------------------------------------
+# --- signup, login, two-factor codes and password reset ----------------------------------------
 class AuthRateLimitMiddleware:
-    """POSTs to allauth's signup and login views, counted per client IP."""
+    """POSTs to allauth's signup, login, two-factor and password reset views, per client IP.
+
+    Password reset requests are also counted per email address asked for, whether or not an
+    account has it (the answer is the same either way: no user enumeration).
+    """
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -131,16 +139,34 @@ class AuthRateLimitMiddleware:
             self._paths = {
                 reverse("account_login"): ("login", "RATE_LIMIT_LOGIN"),
                 reverse("account_signup"): ("signup", "RATE_LIMIT_SIGNUP"),
+                reverse("account_reset_password"): ("password reset", "RATE_LIMIT_PASSWORD_RESET"),
             }
+            if apps.is_installed("allauth.mfa"):
+                # A six-digit code after a right password: as many tries as logins.
+                self._paths[reverse("mfa_authenticate")] = ("login", "RATE_LIMIT_LOGIN")
         return self._paths
 
     def __call__(self, request):
         if request.method == "POST" and request.path in self._limits():
             what, setting = self._limits()[request.path]
             ip = client_ip(request) or "unknown"
-            state = _usage(request, group=f"auth-{what}", value=ip, rate=getattr(settings, setting))
-            if state is not None and state["limited"]:
-                return too_many_attempts(request, what=what, wait=max(state["reset"], 1))
+            group = "auth-" + what.replace(" ", "-")
+            checks = [_usage(request, group=group, value=ip, rate=getattr(settings, setting))]
+            if setting == "RATE_LIMIT_PASSWORD_RESET":
+                email = request.POST.get("email", "").strip().lower()[:254]
+                if email:
+                    checks.append(
+                        _usage(
+                            request,
+                            group="auth-password-reset-email",
+                            value=email,
+                            rate=settings.RATE_LIMIT_PASSWORD_RESET_EMAIL,
+                        )
+                    )
+            limited = [state for state in checks if state is not None and state["limited"]]
+            if limited:
+                wait = max(max(state["reset"] for state in limited), 1)
+                return too_many_attempts(request, what=what, wait=wait)
         return self.get_response(request)
 
 
@@ -153,8 +179,10 @@ def too_many_attempts(request, *, what: str, wait: int) -> HttpResponse:
         response = HttpResponse(
             format_html(
                 "<!doctype html><title>Too many attempts · Timbre</title>"
-                '<main style="font-family:sans-serif;max-width:32rem;margin:4rem auto">'
-                '<h1>Too many attempts</h1><p>{}</p><p><a href="{}">Back</a></p></main>',
+                '<link rel="stylesheet" href="{}">'
+                '<main class="narrow"><h1>Too many attempts</h1><p>{}</p>'
+                '<p><a href="{}">Back</a></p></main>',
+                static("css/timbre.css"),
                 message,
                 request.path,
             ),

@@ -74,8 +74,9 @@ def usage_reserve(
     if slot and not _take_slot(user, plan):
         raise _concurrency_refusal(plan)
     limit = plan.monthly_characters
+    # `granted`: extra characters an admin gave for this month (accounts.moderation).
     taken = CharacterUsage.objects.filter(
-        user=user, month=month, used__lte=limit - characters - F("reserved")
+        user=user, month=month, used__lte=limit + F("granted") - characters - F("reserved")
     ).update(reserved=F("reserved") + characters)
     if not taken:
         raise _character_refusal(user, month, limit, characters)
@@ -124,6 +125,7 @@ def _reserve_for_key(api_key: UserAPIKey, month: date, characters: int) -> None:
 
 def _character_refusal(user, month: date, limit: int, characters: int) -> QuotaExceeded:
     usage = CharacterUsage.objects.get(user=user, month=month)
+    limit += usage.granted
     if characters > limit:
         what = f"This request needs {characters:,} characters, more than your plan's "
         what += f"monthly {limit:,}."
@@ -278,7 +280,7 @@ def usage_summary(*, user, api_key: UserAPIKey | None = None) -> dict:
     days = DailyUsage.objects.filter(user=user, day__gte=month, day__lt=resets_at(month).date())
     summary = {
         "month": month.strftime("%Y-%m"),
-        "characters": _counters(plan.monthly_characters, usage),
+        "characters": _counters(plan.monthly_characters + (usage.granted if usage else 0), usage),
         "resets_at": resets_at(month),
         "days": [{"date": d.day, "characters": d.characters, "jobs": d.jobs} for d in days],
         "concurrent_jobs": {"in_use": slots.in_use if slots else 0, "limit": plan.concurrent_jobs},
@@ -308,8 +310,7 @@ def _counters(limit: int | None, usage) -> dict:
 def characters_remaining(*, user) -> tuple[int, int]:
     """(limit, remaining) of this month's characters, for response headers."""
     plan = plan_for_user(user)
-    counters = _counters(
-        plan.monthly_characters,
-        CharacterUsage.objects.filter(user=user, month=month_of()).first(),
-    )
-    return plan.monthly_characters, counters["remaining"]
+    usage = CharacterUsage.objects.filter(user=user, month=month_of()).first()
+    limit = plan.monthly_characters + (usage.granted if usage else 0)
+    counters = _counters(limit, usage)
+    return limit, counters["remaining"]

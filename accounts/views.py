@@ -2,12 +2,18 @@ from datetime import UTC, datetime, time
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import AnonymousUser
+from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import selectors, services
-from accounts.forms import ApiKeyForm, ProfileForm
+from accounts.forms import AccountDeleteForm, ApiKeyForm, ProfileForm
 from accounts.selectors import plan_for_user
+from audit.selectors import audit_events_for_account
+from config.service_errors import ServiceError
+
+SECURITY_PAGE_SIZE = 25
 
 
 def home(request):
@@ -60,3 +66,32 @@ def api_key_revoke(request, prefix):
     services.api_key_revoke(user=request.user, key=key, request=request)
     messages.success(request, f"Key {key.name} revoked.")
     return redirect("api_keys")
+
+
+@login_required
+def security(request):
+    """The user's own account events (sign-ins with address and browser, failed sign-ins,
+    password, two-factor and key changes) and their API keys with when each was last used."""
+    events = audit_events_for_account(user=request.user)
+    page = Paginator(events, SECURITY_PAGE_SIZE).get_page(request.GET.get("page"))
+    keys = selectors.api_key_list(user=request.user)
+    return render(request, "accounts/security.html", {"page": page, "keys": keys})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def account_delete(request):
+    """Delete the account for good (POST with the password; GET shows what will go)."""
+    form = AccountDeleteForm(request.POST or None, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.account_delete(user=request.user, request=request)
+        except ServiceError as error:
+            messages.error(request, error.message)
+            return redirect("profile")
+        # The session row is already gone; drop this request's user without a "logged out" event.
+        request.session.flush()
+        request.user = AnonymousUser()
+        messages.success(request, "Your account and everything in it were deleted.")
+        return redirect("home")
+    return render(request, "accounts/account_delete.html", {"form": form})

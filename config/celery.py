@@ -10,10 +10,13 @@ so that one synthesis worker per engine and host can run (a worker that consumes
 also consumes the queues of the engines it loads, see synthesis.workers.lifecycle).
 """
 
+import logging.config
 import os
 
-from celery import Celery
+from celery import Celery, signals
 from kombu import Queue
+
+from config.logs import NO_REQUEST, request_id_var
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 
@@ -71,3 +74,48 @@ app.conf.update(
     worker_hijack_root_logger=False,
 )
 app.autodiscover_tasks()
+
+
+# --- Logging: the workers use Django's LOGGING (config/logs.py), not Celery's own set-up ------
+REQUEST_ID_HEADER = "timbre_request_id"
+
+
+@signals.setup_logging.connect
+def _logging_from_django(**kwargs) -> None:
+    """A receiver here makes Celery leave logging alone (no handlers of its own, no stdout
+    redirection): every worker record goes through the same handler, filters and format."""
+    from django.conf import settings
+
+    logging.config.dictConfig(settings.LOGGING)
+
+
+@signals.celeryd_after_setup.connect
+def _prints_through_logging(conf=None, **kwargs) -> None:
+    """What Celery does when it sets logging up itself: stray prints and stderr writes (model
+    loaders, libraries) become log records, so they are formatted and scrubbed like the rest.
+    The start-up banner goes to the real stdout regardless."""
+    if conf is not None and conf.worker_redirect_stdouts:
+        app.log.redirect_stdouts(conf.worker_redirect_stdouts_level)
+
+
+@signals.before_task_publish.connect
+def _stamp_request_id(headers=None, **kwargs) -> None:
+    """A task queued while a request runs carries that request's id to the worker."""
+    request_id = request_id_var.get()
+    if headers is not None and request_id != NO_REQUEST:
+        headers[REQUEST_ID_HEADER] = request_id
+
+
+@signals.task_prerun.connect
+def _task_request_id(task=None, **kwargs) -> None:
+    """In a worker, a task's records carry the id of the request that queued it ("-" when
+    none did). Tasks run eagerly (in the caller) keep the caller's id."""
+    if task is None or task.request.is_eager:
+        return
+    request_id_var.set(getattr(task.request, REQUEST_ID_HEADER, None) or NO_REQUEST)
+
+
+@signals.task_postrun.connect
+def _task_request_id_end(task=None, **kwargs) -> None:
+    if task is not None and not task.request.is_eager:
+        request_id_var.set(NO_REQUEST)

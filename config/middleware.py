@@ -1,9 +1,14 @@
 """Request-wide middleware: a request id for logs and audit, and the API version header."""
 
+import logging
 import re
 import uuid
 
 from django.conf import settings
+
+from config.logs import request_id_var
+
+logger = logging.getLogger("timbre.request")
 
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
@@ -17,7 +22,15 @@ class RequestIdMiddleware:
     def __call__(self, request):
         incoming = request.headers.get("X-Request-ID", "")
         request.request_id = incoming if _SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
-        response = self.get_response(request)
+        # Log records made while the request runs carry its id (config.logs.RequestIdFilter).
+        token = request_id_var.set(request.request_id)
+        try:
+            if logger.isEnabledFor(logging.DEBUG):  # through the scrubbing filter, like all
+                headers = dict(request.headers)
+                logger.debug("%s %s headers=%s", request.method, request.path, headers)
+            response = self.get_response(request)
+        finally:
+            request_id_var.reset(token)
         response["X-Request-ID"] = request.request_id
         return response
 

@@ -31,6 +31,8 @@ HTTP_STATUS = {
     "storage_exceeded": 402,
     # 403, 404
     "stock_voice_readonly": 403,
+    "account_suspended": 403,  # an admin suspended the account (accounts.moderation)
+    "voice_blocked": 403,  # an admin blocked the voice (voices.services.moderation)
     "not_found": 404,
     "voice_not_found": 404,
     # 409: the state of something refuses it now
@@ -53,6 +55,7 @@ HTTP_STATUS = {
     "consent_recording_rejected": 422,
     "sample_rejected": 422,
     "concurrent_jobs_exceeded": 429,
+    "too_many_reports": 429,
 }
 
 

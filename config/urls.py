@@ -3,6 +3,10 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from config import errors
+from config.security import docs_csp, secure_admin_login
+
+# Admin signs in through allauth's login (and its two-factor step), never around it.
+admin.site.login = secure_admin_login(admin.site.login)
 
 api_v1 = [
     path("", include("accounts.api.urls")),
@@ -10,13 +14,17 @@ api_v1 = [
     path("", include("synthesis.api.urls")),
 ]
 
+swagger_ui = SpectacularSwaggerView.as_view(url_name="schema")
+
 urlpatterns = [
+    # /health/live, /health/ready, /metrics (served early by ops.middleware; routed here too)
+    path("", include("ops.urls")),
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
-    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    path("api/docs/", docs_csp(swagger_ui), name="swagger-ui"),
+    path("api/redoc/", docs_csp(SpectacularRedocView.as_view(url_name="schema")), name="redoc"),
     path("voices/", include("voices.urls")),
     path("v1/", include("synthesis.compat.urls")),
     path("", include("synthesis.pages.urls")),

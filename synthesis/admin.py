@@ -1,5 +1,10 @@
+"""Synthesis in the Django admin: jobs (status, errors, timings; retry and cancel), batches,
+webhook deliveries and the engines' status. Actions go through the job services (audited)."""
+
 from django.contrib import admin
 
+from accounts.admin_forms import apply_each
+from synthesis.jobs import moderation
 from synthesis.models import EngineStatusRecord, SynthesisBatch, SynthesisJob, WebhookDelivery
 
 
@@ -9,25 +14,34 @@ class SynthesisJobAdmin(admin.ModelAdmin):
         "code",
         "owner",
         "voice",
+        "engine",
         "status",
-        "language",
-        "output_format",
+        "short_error",
         "characters",
         "progress",
+        "attempts",
         "audio_seconds",
         "compute_seconds",
         "created_at",
+        "started_at",
+        "finished_at",
     )
-    list_filter = ("status", "language", "output_format")
-    search_fields = ("code", "owner__email", "voice__name")
-    list_select_related = ("owner", "voice")
+    list_filter = ("status", "quota_state", "voice__engine", "language", "output_format", "stream")
+    search_fields = ("code", "owner__email", "voice__name", "error", "worker")
+    list_select_related = ("owner", "voice", "batch")
     readonly_fields = (
         "code",
         "owner",
         "voice",
+        "batch",
+        "api_key",
         "characters",
+        "language",
+        "output_format",
         "params",
         "status",
+        "cancel_requested",
+        "quota_state",
         "progress",
         "chunks_done",
         "chunks_total",
@@ -38,10 +52,46 @@ class SynthesisJobAdmin(admin.ModelAdmin):
         "attempts",
         "worker",
         "heartbeat_at",
+        "dispatched_at",
         "created_at",
         "started_at",
         "finished_at",
     )
+    exclude = ("text",)  # a user's text is theirs; the admin needs the facts, not the words
+    actions = ["retry", "cancel"]
+
+    @admin.display(description="Engine", ordering="voice__engine")
+    def engine(self, job):
+        return job.voice.engine if job.voice else ""
+
+    @admin.display(description="Error")
+    def short_error(self, job):
+        return job.error[:80]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.action(description="Retry: queue failed/cancelled jobs again (charged to the quota)")
+    def retry(self, request, queryset):
+        apply_each(
+            self,
+            request,
+            queryset,
+            lambda job: moderation.job_retry(job=job, admin_user=request.user, request=request),
+            "{n} job(s) queued again.",
+        )
+
+    @admin.action(description="Cancel (refunded)")
+    def cancel(self, request, queryset):
+        apply_each(
+            self,
+            request,
+            queryset,
+            lambda job: moderation.job_admin_cancel(
+                job=job, admin_user=request.user, request=request
+            ),
+            "{n} job(s) cancelled (running ones stop after their current chunk).",
+        )
 
 
 @admin.register(EngineStatusRecord)
@@ -56,6 +106,9 @@ class EngineStatusAdmin(admin.ModelAdmin):
         "updated_at",
         "reason",
     )
+    list_filter = ("ready", "engine", "device")
+    search_fields = ("engine", "hostname", "model_version")
+    list_select_related = False  # no relations shown
 
     def has_add_permission(self, request):
         return False
@@ -63,16 +116,40 @@ class EngineStatusAdmin(admin.ModelAdmin):
 
 @admin.register(SynthesisBatch)
 class SynthesisBatchAdmin(admin.ModelAdmin):
-    list_display = ("code", "owner", "status", "created_at")
+    list_display = (
+        "code",
+        "owner",
+        "status",
+        "total_items",
+        "total_characters",
+        "created_at",
+        "finished_at",
+    )
+    list_filter = ("status", "created_at")
     list_select_related = ("owner",)
     search_fields = ("code", "owner__email")
+
+    def has_add_permission(self, request):
+        return False
 
 
 @admin.register(WebhookDelivery)
 class WebhookDeliveryAdmin(admin.ModelAdmin):
-    list_display = ("id", "owner", "job", "status", "attempts", "created_at")
-    list_select_related = ("owner", "job")
-    search_fields = ("owner__email", "url")
+    list_display = (
+        "code",
+        "owner",
+        "event",
+        "job",
+        "batch",
+        "status",
+        "attempts",
+        "last_status_code",
+        "created_at",
+    )
+    list_filter = ("status", "event", "created_at")
+    list_select_related = ("owner", "job", "batch")
+    search_fields = ("code", "owner__email", "url", "job__code")
+    readonly_fields = ("payload",)
 
     def has_add_permission(self, request):
         return False

@@ -132,6 +132,9 @@ class EngineStatusRecord(models.Model):
     reason = models.TextField(blank=True)
     fix = models.TextField(blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Written every WORKER_HEARTBEAT_SECONDS by the worker process while it runs: a ready record
+    # whose heartbeat is stale belongs to a worker that is gone (readiness, `ops.health`).
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-updated_at"]

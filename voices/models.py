@@ -57,6 +57,16 @@ class Voice(models.Model):
     # Set when the consent check refused the voice; an admin reviews it (and may override).
     flagged = models.BooleanField(default=False, db_index=True)
     flagged_at = models.DateTimeField(null=True, blank=True)
+    # Blocked by an admin (voices.services.moderation): no surface may use it; the owner sees why.
+    blocked_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    blocked_reason = models.TextField(blank=True)
+    blocked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
     # For a mix: [{"id": <voice code>, "name": ..., "weight": <normalised>}]; empty otherwise.
     mix_sources = models.JSONField(default=list, blank=True)
     # The outbox of the build: when its task (or its consent check) was last sent.
@@ -76,6 +86,10 @@ class Voice(models.Model):
     @property
     def is_mix(self) -> bool:
         return bool(self.mix_sources)
+
+    @property
+    def is_blocked(self) -> bool:
+        return self.blocked_at is not None
 
 
 class Sample(models.Model):
@@ -173,3 +187,54 @@ class Consent(models.Model):
 
     def __str__(self) -> str:
         return f"Consent {self.code} ({self.status})"
+
+
+class Flag(models.Model):
+    """An item in the admins' moderation queue: a consent mismatch, a protected-voice hit, or a
+    user's report. Admins approve (the voice may be used) or reject (the voice is blocked)."""
+
+    class Kind(models.TextChoices):
+        CONSENT_MISMATCH = "consent_mismatch", "Consent speaker mismatch"
+        PROTECTED_VOICE = "protected_voice", "Protected voice hit"
+        REPORT = "report", "User report"
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+
+    code = models.UUIDField(default=uuid.uuid4, editable=False, unique=True)
+    kind = models.CharField(max_length=32, choices=Kind.choices, db_index=True)
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.OPEN, db_index=True
+    )
+    voice = models.ForeignKey(
+        Voice, null=True, blank=True, on_delete=models.SET_NULL, related_name="flags"
+    )
+    # Who reported it (reports only); the system raises the other kinds.
+    reporter = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="voice_reports",
+    )
+    reason = models.TextField(blank=True)
+    details = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    resolution_note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["status", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} ({self.status})"

@@ -117,6 +117,27 @@ def voice_find(*, user, reference, by_name: bool = True) -> Voice:
     return ranked[0]
 
 
+def voice_blocked_error(voice: Voice) -> ServiceError:
+    return ServiceError(
+        "voice_blocked",
+        f"Voice {voice.name!r} was blocked by an administrator and cannot be used: "
+        f"{voice.blocked_reason or 'no reason was given'}",
+        details={
+            "voice": str(voice.code),
+            "reason": voice.blocked_reason,
+            "blocked_at": voice.blocked_at.isoformat() if voice.blocked_at else None,
+        },
+    )
+
+
+def voice_usable_check(voice: Voice) -> None:
+    """The one rule every use of a voice goes through (synthesis requests on every surface,
+    batches, mixes, a worker picking up a queued job): a blocked voice is refused with
+    ServiceError 403 `voice_blocked`, whose message carries the admin's reason."""
+    if voice.blocked_at is not None:
+        raise voice_blocked_error(voice)
+
+
 def voice_slots_used(*, user) -> int:
     """Voices that count against the plan's voice_slots: every voice the user owns."""
     return Voice.objects.filter(owner=user, is_stock=False).count()

@@ -32,6 +32,8 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed("Invalid or revoked API key.") from None
         if key.has_expired:
             raise exceptions.AuthenticationFailed("This API key has expired.")
+        if key.user.suspended_at is not None:
+            raise account_suspended_error(key.user)
         if not key.user.is_active:
             raise exceptions.AuthenticationFailed("This account is disabled.")
         UserAPIKey.objects.filter(pk=key.pk).update(last_used_at=timezone.now())
@@ -40,6 +42,20 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
     def authenticate_header(self, request):
         # Makes DRF answer 401 (not 403) to requests without credentials.
         return 'Bearer realm="api"'
+
+
+def account_suspended_error(user) -> exceptions.APIException:
+    """403 `account_suspended`: the key is right, but its owner's account is suspended."""
+    # Imported here: DRF's settings import this module while rest_framework.views loads.
+    from config.api import ApiError
+
+    return ApiError(
+        code="account_suspended",
+        message="This account is suspended, so its API keys are refused. Contact the operator "
+        "of this service.",
+        status_code=403,
+        details={"reason": user.suspension_reason, "suspended_at": user.suspended_at},
+    )
 
 
 def request_api_key(request) -> UserAPIKey | None:

@@ -11,6 +11,7 @@ import secrets
 from pathlib import Path
 
 from config.env import env
+from config.logs import LOG_FORMATS, logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 DATA_DIR = Path(env.str("TIMBRE_DATA_DIR", default=str(BASE_DIR / "var"))).resolve()
@@ -44,9 +45,13 @@ INSTALLED_APPS = [
     "django.contrib.sites",
     "allauth",
     "allauth.account",
+    "allauth.mfa",
+    "corsheaders",
+    "csp",
     "rest_framework",
     "rest_framework_api_key",
     "drf_spectacular",
+    "pgtrigger",  # on PostgreSQL, triggers keep the audit table append-only
     "audit",
     "accounts",
     "voices",
@@ -55,6 +60,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "config.security.PermissionsPolicyMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "config.middleware.RequestIdMiddleware",
     "config.middleware.ApiVersionMiddleware",
@@ -66,6 +74,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "config.security.StaffMfaMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -154,6 +163,9 @@ ACCOUNT_ADAPTER = "accounts.adapters.AccountAdapter"
 # --- Email ----------------------------------------------------------------------------------
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Timbre <noreply@localhost>")
+# Operators mailed about a broken audit chain (and Django's own error mails): comma-separated.
+ADMINS = [(address, address) for address in env.list("ADMINS", default=[])]
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # --- i18n / time ----------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
@@ -246,13 +258,12 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- Logging --------------------------------------------------------------------------------
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-}
+# One line per record with its request id, secrets scrubbed (config/logs.py), web and workers.
+# LOG_FORMAT: "plain" (readable; the default here, for `make run`) or "json" (one JSON object
+# per line; the production settings' default).
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+LOG_FORMAT = env.choice("LOG_FORMAT", choices=LOG_FORMATS, default="plain")
+LOGGING = logging_config(fmt=LOG_FORMAT, level=LOG_LEVEL)
 
 # --- Timbre ---------------------------------------------------------------------------------
 TIMBRE_DEFAULT_PLAN = env.str("TIMBRE_DEFAULT_PLAN", default="free")
@@ -371,4 +382,87 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": OUTBOX_SWEEP_SECONDS,
         "options": {"expires": OUTBOX_SWEEP_SECONDS},
     },
+    # Re-verifies the audit log's hash chain; a broken chain opens an alert in the admin.
+    "audit-verify": {
+        "task": "audit.tasks.verify_chain",
+        "schedule": env.float("AUDIT_VERIFY_SECONDS", default=3600.0),
+    },
 }
+
+# --- Security: headers, CSP, CORS, two-factor (production.py adds HTTPS, HSTS, cookies) ----------
+from corsheaders.defaults import default_headers as _cors_default_headers  # noqa: E402
+from csp.constants import NONE as _NONE  # noqa: E402
+from csp.constants import SELF as _SELF  # noqa: E402
+
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "strict-origin-when-cross-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+# Page scripts take the CSRF token from the form's hidden input; no script reads the cookie.
+CSRF_COOKIE_HTTPONLY = True
+# No inline scripts or styles anywhere: every page's code and CSS is under static/. Recorded
+# audio plays from blob: URLs; allauth's TOTP QR code is a data: image.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [_SELF],
+        "script-src": [_SELF],
+        "style-src": [_SELF],
+        "img-src": [_SELF, "data:", "blob:"],
+        "media-src": [_SELF, "blob:"],
+        "connect-src": [_SELF],
+        "font-src": [_SELF],
+        "object-src": [_NONE],
+        "base-uri": [_SELF],
+        "form-action": [_SELF],
+        "frame-ancestors": [_NONE],
+    },
+}
+# Pages that record audio in the browser: the only ones allowed the microphone.
+PERMISSIONS_POLICY_MICROPHONE_VIEWS = ["voices:new", "voices:detail", "voices:sample_record"]
+# CORS for browser clients of the API on other origins (django-cors-headers): only these origins
+# ("https://app.example.com"), only the API, with the API key headers.
+CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
+CORS_URLS_REGEX = r"^/(api|v1)/.*$"
+CORS_ALLOW_HEADERS = [*_cors_default_headers, "xi-api-key", "x-request-id"]
+CORS_EXPOSE_HEADERS = [
+    "x-request-id",
+    "x-ratelimit-limit",
+    "x-ratelimit-remaining",
+    "x-ratelimit-reset",
+    "retry-after",
+]
+CORS_ALLOW_CREDENTIALS = False
+# No user enumeration (ACCOUNT_PREVENT_ENUMERATION above): a signup with a taken email does the
+# same work (a password hash) as a new one.
+ACCOUNT_FORMS = {"signup": "accounts.allauth_forms.SignupForm"}
+# Optional two-factor authentication (allauth.mfa): an authenticator app and recovery codes.
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_TOTP_ISSUER = env.str("MFA_TOTP_ISSUER", default="Timbre")
+# On: a staff user without an authenticator app is sent to set one up before any admin page.
+TIMBRE_REQUIRE_MFA_FOR_STAFF = env.bool("TIMBRE_REQUIRE_MFA_FOR_STAFF", default=False)
+# Password reset requests: per client IP and per email address asked for.
+RATE_LIMIT_PASSWORD_RESET = env.str("RATE_LIMIT_PASSWORD_RESET", default="5/m")
+RATE_LIMIT_PASSWORD_RESET_EMAIL = env.str("RATE_LIMIT_PASSWORD_RESET_EMAIL", default="5/h")
+
+# --- Health and metrics (ops) ---------------------------------------------------------------
+# /health/live, /health/ready and /metrics (ops/); its middleware comes first: request timing
+# around everything, then the ops endpoints ahead of the host check and HTTPS redirect.
+INSTALLED_APPS += ["ops"]
+MIDDLEWARE = [
+    "ops.middleware.RequestMetricsMiddleware",
+    "ops.middleware.OpsEndpointsMiddleware",
+    *MIDDLEWARE,
+]
+# Synthesis workers refresh their engine status this often; readiness counts a worker whose
+# heartbeat is at most 3 intervals old.
+WORKER_HEARTBEAT_SECONDS = env.float("WORKER_HEARTBEAT_SECONDS", default=15.0)
+# Each readiness check (database, broker, cache, storage, workers) and each metrics source gets
+# this long before it is reported failed: readiness and scrapes never hang.
+HEALTH_CHECK_TIMEOUT_SECONDS = env.float("HEALTH_CHECK_TIMEOUT_SECONDS", default=3.0)
+# /metrics is open to a bearer token (empty: none accepted) or to clients in these networks.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=["127.0.0.1/32", "::1/128"])
+# Several gunicorn processes: an empty directory (per start) where each writes its samples,
+# summed at scrape (prometheus-client multiprocess mode). Unset: one process's own metrics.
+PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default="")

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("accounts", "audit", "config", "synthesis", "voices")
+PACKAGES = ("accounts", "audit", "config", "ops", "synthesis", "voices")
 
 
 def module_name(path: Path) -> str:

@@ -23,7 +23,7 @@ from synthesis.engines import EngineFacts, SynthesisParams, engine_facts
 from synthesis.jobs.encoding import FORMATS, EncodingError, check_options
 from synthesis.jobs.text import normalize_text
 from voices.models import Voice
-from voices.selectors import cloning_engine
+from voices.selectors import cloning_engine, voice_usable_check
 
 OUTPUT_FORMATS = tuple(FORMATS)  # the one table of formats is synthesis.jobs.encoding.FORMATS
 
@@ -142,6 +142,7 @@ def voice_check(*, owner, voice: Voice) -> None:
     if not voice.is_stock and voice.owner_id != owner.pk:
         # A stranger's voice does not exist for this owner.
         raise ServiceError("voice_not_found", "No such voice among yours and the stock voices.")
+    voice_usable_check(voice)  # 403 voice_blocked
     if voice.status != Voice.Status.READY:
         message = f"Voice {voice.name!r} is not ready (it is {voice.status})."
         if voice.failure_reason and voice.status != Voice.Status.BUILDING:

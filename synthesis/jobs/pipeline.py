@@ -49,6 +49,14 @@ def user_facing_error(exc: Exception) -> str:
     return "Synthesis failed because of an internal error; the operator can find it in the logs."
 
 
+def is_user_error(exc: Exception) -> bool:
+    """Whether the request itself made the job fail (a language the engine does not speak, a
+    text or option it refuses, a voice it cannot use): the engines and the checks raise
+    ValueError for those. The worker then logs one warning line, not an error with a traceback;
+    anything else is the operator's to look into."""
+    return isinstance(exc, ValueError) and not _is_out_of_memory(exc)
+
+
 def _is_out_of_memory(exc: Exception) -> bool:
     return "out of memory" in str(exc).lower() or type(exc).__name__ == "OutOfMemoryError"
 

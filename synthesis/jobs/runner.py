@@ -21,8 +21,9 @@ from django.core.files.storage import default_storage
 from django.db import InterfaceError, OperationalError, close_old_connections, connection
 
 from synthesis.jobs import services
-from synthesis.jobs.pipeline import JobCancelled, render_job, user_facing_error
+from synthesis.jobs.pipeline import JobCancelled, is_user_error, render_job, user_facing_error
 from synthesis.models import SynthesisJob
+from voices.selectors import voice_blocked_error
 from voices.services.conditioning import ConditioningUnreadable, voice_rebuild_request
 
 logger = logging.getLogger(__name__)
@@ -81,6 +82,10 @@ def job_run(*, job_id: int, worker: str) -> None:
             services.job_stream_end(job, error="The job was cancelled.")
         return
     started = time.monotonic()
+    if job.voice is not None and job.voice.blocked_at is not None:
+        # Blocked while the job waited in the queue: it ends failed and refunded, unrun.
+        _fail(job, voice_blocked_error(job.voice).message, started)
+        return
     try:
         with heartbeat(job):
             audio_name, audio_seconds = render_job(
@@ -97,7 +102,14 @@ def job_run(*, job_id: int, worker: str) -> None:
         _fail(job, VOICE_UNREADABLE_ERROR, started)
         return
     except Exception as exc:  # a job must end failed with a reason, never stuck running
-        logger.exception("Synthesis job %s failed", job.code)
+        if is_user_error(exc):  # the request's fault: one line, no traceback
+            logger.warning(
+                "Synthesis job %s failed (the request was refused): %s",
+                job.code,
+                " ".join(str(exc).split()),
+            )
+        else:
+            logger.exception("Synthesis job %s failed", job.code)
         _fail(job, user_facing_error(exc), started)
         return
     if not _db(

@@ -185,7 +185,9 @@ def _replay(owner, key: str, fingerprint: str) -> SynthesisJob | None:
 
 
 @transaction.atomic
-def job_cancel(*, job: SynthesisJob, user, request=None, api_key=None) -> SynthesisJob:
+def job_cancel(
+    *, job: SynthesisJob, user, request=None, api_key=None, actor_type: str | None = None
+) -> SynthesisJob:
     """Cancel a queued job at once (refunding it); ask a running one to stop after its current
     chunk (refunded when it stops). ServiceError `job_finished` when it already ended."""
     now = timezone.now()
@@ -210,6 +212,7 @@ def job_cancel(*, job: SynthesisJob, user, request=None, api_key=None) -> Synthe
         request=request,
         user=user,
         api_key=api_key,
+        actor_type=actor_type,
         target=job,
         data={"status": job.status},
     )

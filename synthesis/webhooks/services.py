@@ -4,10 +4,12 @@ Signature (like Stripe's): header `Timbre-Signature: t=<unix seconds>,v1=<hex>` 
 HMAC-SHA256 over "<t>.<raw body>" with the user's webhook secret. A receiver recomputes it,
 compares in constant time and refuses old timestamps (see `signature_verify`).
 
-Only http(s) URLs whose host resolves to public addresses are accepted, checked when the
-request is made and again before every attempt (a name may be re-pointed in between);
+Only http(s) URLs whose host resolves to public addresses alone are accepted, checked when the
+request is made and again at every attempt, which then connects to the very address that
+passed (no second lookup a re-pointed name could exploit; see synthesis.webhooks.transport);
 WEBHOOKS_ALLOW_PRIVATE lifts that for installations that call services on their own network.
-Redirects are not followed. Deliveries run on the `default` queue
+Redirects are not followed. The delivery log tells the user what went wrong as a category
+("Timed out.", "HTTP 500"); details go to the server log. Deliveries run on the `default` queue
 (synthesis.housekeeping.webhook_deliver), never in the web process.
 """
 
@@ -15,16 +17,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
+import http.client
 import json
 import logging
 import secrets
-import socket
 import time
-import urllib.error
-import urllib.request
 from datetime import timedelta
-from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import transaction
@@ -35,68 +33,28 @@ from audit.services import audit_record
 from config.queueing import task_send_on_commit
 from config.service_errors import ServiceError
 from synthesis.models import SynthesisBatch, SynthesisJob, WebhookDelivery, WebhookSecret
-from synthesis.webhooks import payloads
+from synthesis.webhooks import payloads, transport
+from synthesis.webhooks.transport import WebhookUrlRefused
 
 logger = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "Timbre-Signature"
-MAX_URL_LENGTH = 2000
+MAX_URL_LENGTH = transport.MAX_URL_LENGTH
 USER_AGENT = "Timbre-Webhooks/1"
-
-
-class WebhookUrlRefused(Exception):
-    """The URL may not be called (scheme, unresolvable host, private address)."""
 
 
 # --- URLs ------------------------------------------------------------------------------------
 def webhook_url_check(url: str) -> str:
     """The URL if webhooks may be sent to it; ServiceError `invalid_webhook_url` if not."""
+    url = (url or "").strip()
     try:
-        return _url_allowed(url)
+        transport.target_resolve(url, allow_private=settings.WEBHOOKS_ALLOW_PRIVATE)
     except WebhookUrlRefused as exc:
         raise ServiceError(
             code="invalid_webhook_url",
             message=str(exc),
         ) from None
-
-
-def _url_allowed(url: str) -> str:
-    url = (url or "").strip()
-    if len(url) > MAX_URL_LENGTH:
-        raise WebhookUrlRefused(f"The webhook URL is longer than {MAX_URL_LENGTH} characters.")
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:
-        raise WebhookUrlRefused("The webhook URL is not a valid URL.") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise WebhookUrlRefused("The webhook URL must be an http:// or https:// URL with a host.")
-    if parts.username or parts.password:
-        raise WebhookUrlRefused("The webhook URL must not contain a user name or password.")
-    addresses = _resolve(parts.hostname, port or (443 if parts.scheme == "https" else 80))
-    if not settings.WEBHOOKS_ALLOW_PRIVATE:
-        private = [a for a in addresses if not a.is_global or a.is_multicast]
-        if private:
-            raise WebhookUrlRefused(
-                f"The webhook host {parts.hostname!r} resolves to a private, loopback or "
-                f"reserved address ({private[0]}); webhooks go to public addresses only "
-                "(an operator can allow private ones with WEBHOOKS_ALLOW_PRIVATE)."
-            )
     return url
-
-
-def _resolve(host: str, port: int) -> list:
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError):
-        raise WebhookUrlRefused(f"The webhook host {host!r} does not resolve.") from None
-    # IPv4-mapped IPv6 (::ffff:127.0.0.1) is judged as the IPv4 address it carries.
-    addresses = []
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0].split("%", 1)[0])
-        mapped = getattr(address, "ipv4_mapped", None)
-        addresses.append(mapped or address)
-    return addresses
 
 
 # --- secrets ---------------------------------------------------------------------------------
@@ -179,7 +137,11 @@ def _event_data(*, job, batch) -> dict:
 
 def delivery_attempt(*, delivery_id: int) -> float | None:
     """Make one attempt. Returns the seconds to wait before the next one, or None when the
-    delivery is finished (delivered, given up, or not pending any more)."""
+    delivery is finished (delivered, given up, or not pending any more).
+
+    The host is resolved and checked once, and the POST goes to the address that passed
+    (synthesis.webhooks.transport). The delivery log the user reads gets a category of what
+    went wrong; the error itself goes to the server log only."""
     delivery = (
         WebhookDelivery.objects.select_related("owner")
         .filter(pk=delivery_id, status=WebhookDelivery.Status.PENDING)
@@ -191,44 +153,40 @@ def delivery_attempt(*, delivery_id: int) -> float | None:
     secret = secret_get(owner=delivery.owner).secret
     started = timezone.now()
     try:
-        _url_allowed(delivery.url)
-        status_code, error = _post(delivery, body, secret), ""
+        target = transport.target_resolve(
+            delivery.url, allow_private=settings.WEBHOOKS_ALLOW_PRIVATE
+        )
     except WebhookUrlRefused as exc:
-        return _attempt_record(delivery, started, None, str(exc), permanent=True)
-    except (OSError, urllib.error.URLError, ValueError) as exc:
-        status_code, error = getattr(exc, "code", None), _describe(exc)
+        logger.warning("Webhook delivery %s refused: %s", delivery.code, exc.detail)
+        return _attempt_record(delivery, started, None, f"Blocked: {exc}", permanent=True)
+    try:
+        status_code = transport.post(
+            target,
+            body=body,
+            headers=_headers(delivery, body, secret),
+            timeout=settings.WEBHOOK_TIMEOUT_SECONDS,
+        )
+    except (OSError, http.client.HTTPException, ValueError) as exc:
+        logger.warning(
+            "Webhook delivery %s to %s (%s) failed: %r",
+            delivery.code,
+            target.host,
+            target.address,
+            exc,
+        )
+        return _attempt_record(delivery, started, None, transport.failure_category(exc))
+    error = "" if 200 <= status_code < 300 else transport.status_category(status_code)
     return _attempt_record(delivery, started, status_code, error)
 
 
-def _post(delivery: WebhookDelivery, body: bytes, secret: str) -> int:
-    request = urllib.request.Request(  # noqa: S310  (scheme checked: http or https only)
-        delivery.url,
-        data=body,
-        method="POST",
-        headers={
-            "Content-Type": "application/json",
-            "User-Agent": USER_AGENT,
-            SIGNATURE_HEADER: signature_header(secret=secret, body=body),
-            "Timbre-Event": delivery.event,
-            "Timbre-Delivery": str(delivery.code),
-        },
-    )
-    # No proxies from the environment and no redirects: the checked address is the one called.
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirect())
-    with opener.open(request, timeout=settings.WEBHOOK_TIMEOUT_SECONDS) as response:
-        return response.status
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):
-        return None
-
-
-def _describe(exc: Exception) -> str:
-    if isinstance(exc, urllib.error.HTTPError):
-        return f"The endpoint answered HTTP {exc.code}."
-    reason = getattr(exc, "reason", None) or exc
-    return f"Could not reach the endpoint: {reason}"[:1000]
+def _headers(delivery: WebhookDelivery, body: bytes, secret: str) -> dict[str, str]:
+    return {
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+        SIGNATURE_HEADER: signature_header(secret=secret, body=body),
+        "Timbre-Event": delivery.event,
+        "Timbre-Delivery": str(delivery.code),
+    }
 
 
 def _attempt_record(delivery, started, status_code, error, *, permanent=False) -> float | None:

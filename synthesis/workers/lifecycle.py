@@ -9,6 +9,10 @@ published where the web reads it (`synthesis.workers.status`).
 
 A worker that consumes `synthesis` also consumes `synthesis.<engine>` for every engine it loads
 (TIMBRE_WORKER_ENGINES, default all installed), so one worker per engine and host can run.
+
+Once loaded, the same thread writes the worker's heartbeat every WORKER_HEARTBEAT_SECONDS for as
+long as the process lives; `/health/ready` counts only workers with a fresh one. A worker that
+shuts down cleanly (warm or cold) marks its engines not ready at once (`worker_shutdown`).
 """
 
 from __future__ import annotations
@@ -16,13 +20,20 @@ from __future__ import annotations
 import logging
 import threading
 
-from celery.signals import celeryd_after_setup, worker_process_init
+from celery.signals import (
+    celeryd_after_setup,
+    worker_process_init,
+    worker_process_shutdown,
+    worker_shutdown,
+)
 
 logger = logging.getLogger(__name__)
 
 # Set in the worker's main process when it consumes the synthesis queue; the forked pool
 # processes inherit it. Engine code (numpy, torch) is imported only then.
 _consumes_synthesis = False
+# Set when this pool process shuts down: its heartbeat stops.
+_stopping = threading.Event()
 
 
 def worker_engine_names() -> list[str]:
@@ -43,7 +54,9 @@ def worker_engine_names() -> list[str]:
 def note_synthesis_queue(sender, instance, **kwargs):
     global _consumes_synthesis
     from config.celery import engine_queue
+    from synthesis.workers.status import worker_name_set
 
+    worker_name_set(sender)  # the node name, inherited by the pool processes
     queues = instance.app.amqp.queues.consume_from or instance.app.amqp.queues
     _consumes_synthesis = "synthesis" in queues or any(q.startswith("synthesis.") for q in queues)
     if "synthesis" in queues:
@@ -52,13 +65,39 @@ def note_synthesis_queue(sender, instance, **kwargs):
 
 
 @worker_process_init.connect
-def load_engine(**kwargs):
+def load_engine(sender=None, **kwargs):
     if not _consumes_synthesis:
         return
     from django.db import close_old_connections
 
+    from synthesis.workers.status import worker_name_set
+
+    if isinstance(sender, str):  # prefork and solo pools send the node name
+        worker_name_set(sender)
     close_old_connections()  # never share the parent's database connection after fork
     threading.Thread(target=_warm_up, name="engine-load", daemon=True).start()
+
+
+@worker_process_shutdown.connect
+def stop_heartbeat(**kwargs):
+    _stopping.set()
+
+
+@worker_shutdown.connect
+def mark_stopped(sender=None, **kwargs):
+    """A synthesis worker stopping cleanly: readiness must not wait for its heartbeat to age."""
+    if not _consumes_synthesis:
+        return
+    from django.db import connection
+
+    from synthesis.workers.status import worker_name, worker_stopped
+
+    try:
+        worker_stopped(getattr(sender, "hostname", "") or worker_name())
+    except Exception:  # the database is gone too: the heartbeat goes stale instead
+        logger.warning("Could not mark this worker's engines stopped", exc_info=True)
+    finally:
+        connection.close()
 
 
 def _warm_up() -> None:
@@ -70,6 +109,23 @@ def _warm_up() -> None:
         logger.exception("Loading the engines failed")
     finally:
         connection.close()  # this thread's own connection
+    _heartbeat_forever()
+
+
+def _heartbeat_forever() -> None:
+    """Refresh this worker's engine records until the process ends (a daemon thread)."""
+    from django.conf import settings
+    from django.db import connection
+
+    from synthesis.workers.status import worker_heartbeat
+
+    while not _stopping.wait(settings.WORKER_HEARTBEAT_SECONDS):
+        try:
+            worker_heartbeat()
+        except Exception:  # the database blinked: try again next beat
+            logger.warning("Worker heartbeat failed", exc_info=True)
+        finally:
+            connection.close()  # no idle connection held between beats
 
 
 def worker_start() -> None:

@@ -1,7 +1,10 @@
 """What the synthesis workers say about their engines: published at worker start, read by pages.
 
-Workers write one EngineStatusRecord per (host, engine); the web reads the latest without ever
-importing an engine.
+Workers write one EngineStatusRecord per (worker, engine); the web reads the latest without ever
+importing an engine. A worker is named by its Celery node name (`synthesis@host`), else the
+host name. While it runs, each worker process refreshes `heartbeat_at` every
+WORKER_HEARTBEAT_SECONDS (`synthesis.workers.lifecycle`); a worker that stops cleanly marks its
+records not ready, and one that is killed goes stale after WORKER_HEARTBEAT_STALE_AFTER beats.
 """
 
 from __future__ import annotations
@@ -9,11 +12,32 @@ from __future__ import annotations
 import logging
 import socket
 from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
 
 from synthesis.engines import EngineStatus, EngineUnavailable, engine_facts, engines, runtime
 from synthesis.models import EngineStatusRecord
 
 logger = logging.getLogger(__name__)
+
+# A worker's heartbeat older than this many intervals means the worker is gone.
+WORKER_HEARTBEAT_STALE_AFTER = 3
+
+# The Celery node name of this worker process, set when the worker starts (lifecycle).
+_worker_name = ""
+
+
+def worker_name_set(name: str) -> None:
+    global _worker_name
+    _worker_name = name or ""
+
+
+def worker_name() -> str:
+    """How this process's records are keyed: its Celery node name, else the host name."""
+    return _worker_name or socket.gethostname()
+
 
 NO_WORKER_FIX = (
     "Start a synthesis worker: `make run` starts one, or run "
@@ -82,7 +106,7 @@ def engine_load_and_publish(name: str) -> EngineStatus:
 
 def status_publish(status: EngineStatus) -> None:
     EngineStatusRecord.objects.update_or_create(
-        hostname=socket.gethostname(),
+        hostname=worker_name(),
         engine=status.engine,
         defaults={
             "model_version": status.model_version,
@@ -91,5 +115,42 @@ def status_publish(status: EngineStatus) -> None:
             "ready": status.ready,
             "reason": status.reason,
             "fix": status.fix,
+            "heartbeat_at": timezone.now(),
         },
     )
+
+
+def worker_heartbeat() -> int:
+    """Say that this worker still runs: refresh the heartbeat of the records it published.
+
+    Rows are only touched, never re-created: a record an operator deleted comes back at the
+    worker's next start or `engine_status_publish`.
+    """
+    return EngineStatusRecord.objects.filter(hostname=worker_name()).update(
+        heartbeat_at=timezone.now()
+    )
+
+
+STOPPED_REASON = "The synthesis worker that had this engine loaded stopped."
+
+
+def worker_stopped(name: str) -> int:
+    """A worker shutting down cleanly: its engines are no longer served (readiness drops now)."""
+    return EngineStatusRecord.objects.filter(hostname=name, ready=True).update(
+        ready=False, reason=STOPPED_REASON, fix=NO_WORKER_FIX, heartbeat_at=timezone.now()
+    )
+
+
+def worker_stale_seconds() -> float:
+    return WORKER_HEARTBEAT_STALE_AFTER * settings.WORKER_HEARTBEAT_SECONDS
+
+
+def live_records():
+    """Records of workers whose heartbeat is within the stale bound (ready or not)."""
+    since = timezone.now() - timedelta(seconds=worker_stale_seconds())
+    return EngineStatusRecord.objects.filter(heartbeat_at__gte=since)
+
+
+def live_ready_records():
+    """Records of live workers that have their engine ready."""
+    return live_records().filter(ready=True)

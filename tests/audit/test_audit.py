@@ -3,6 +3,7 @@ from django.test import RequestFactory
 
 from audit.models import AuditEvent
 from audit.services import audit_record
+from audit.verify import audit_chain_verify
 from tests.factories import UserFactory
 
 
@@ -52,11 +53,16 @@ def test_events_are_append_only():
 @pytest.mark.django_db
 def test_deleting_a_user_keeps_their_trail():
     user = UserFactory()
-    audit_record(action="t.t.t", user=user)
+    before = audit_record(action="t.t.t", user=user)
+    user_id = user.pk
     user.delete()
     event = AuditEvent.objects.get(action="t.t.t")
-    assert event.actor_user is None
+    # Untouched: the row still names the (now absent) account by id and by label, and its hash
+    # still matches, so deleting a user is no UPDATE of the append-only table.
+    assert event.actor_user_id == user_id
     assert event.actor_label == user.email
+    assert event.hash == before.hash
+    assert audit_chain_verify().ok
 
 
 @pytest.mark.django_db

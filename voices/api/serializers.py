@@ -211,6 +211,11 @@ class VoiceOutput(serializers.Serializer):
     failure_reason = serializers.CharField()
     requires_verification = serializers.SerializerMethodField()
     under_review = serializers.BooleanField(source="flagged")
+    blocked = serializers.BooleanField(
+        source="is_blocked", help_text="Blocked by an administrator: no request may use it."
+    )
+    blocked_reason = serializers.CharField(help_text="Why it was blocked (empty otherwise).")
+    blocked_at = serializers.DateTimeField(allow_null=True)
     is_stock = serializers.BooleanField()
     engine = serializers.CharField()
     is_mix = serializers.BooleanField()
@@ -227,6 +232,19 @@ class VoiceOutput(serializers.Serializer):
     def get_consent(self, voice) -> dict | None:
         consent = getattr(voice, "consent", None)
         return ConsentSummary(consent).data if consent is not None else None
+
+
+class VoiceReportInput(serializers.Serializer):
+    reason = serializers.CharField(
+        max_length=2000, help_text="What is wrong with this voice (an administrator reads it)."
+    )
+
+
+class VoiceReportOutput(serializers.Serializer):
+    id = serializers.UUIDField(source="code")
+    status = serializers.CharField()
+    voice = serializers.UUIDField(source="voice.code", allow_null=True, default=None)
+    created_at = serializers.DateTimeField()
 
 
 # --- languages -------------------------------------------------------------------------------

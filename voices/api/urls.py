@@ -1,6 +1,7 @@
 from django.urls import path
 
 from voices.api import views
+from voices.api.reports import VoiceReport
 
 urlpatterns = [
     path("samples", views.SampleListCreate.as_view(), name="api-samples"),
@@ -17,5 +18,6 @@ urlpatterns = [
     path("voices/mix", views.VoiceMix.as_view(), name="api-voice-mix"),
     path("voices/<uuid:code>", views.VoiceDetail.as_view(), name="api-voice"),
     path("voices/<uuid:code>/consent", views.VoiceConsent.as_view(), name="api-voice-consent"),
+    path("voices/<uuid:code>/report", VoiceReport.as_view(), name="api-voice-report"),
     path("languages", views.LanguageList.as_view(), name="api-languages"),
 ]

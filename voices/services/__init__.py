@@ -13,13 +13,20 @@ from voices.services.building import (
 )
 from voices.services.consents import (
     consent_issue,
-    consent_override_approve,
     consent_recording_add,
     consent_verification_record,
     consent_verify_run,
 )
 from voices.services.dispatch import voice_build_dispatch
 from voices.services.mixing import mix_spec_parse, voice_mix
+from voices.services.moderation import (
+    consent_override_approve,
+    flag_approve,
+    flag_reject,
+    voice_block,
+    voice_report,
+    voice_unblock,
+)
 from voices.services.samples import (
     sample_create,
     sample_delete,
@@ -33,11 +40,14 @@ __all__ = [
     "consent_recording_add",
     "consent_verification_record",
     "consent_verify_run",
+    "flag_approve",
+    "flag_reject",
     "mix_spec_parse",
     "sample_create",
     "sample_delete",
     "sample_intake_run",
     "sample_reject",
+    "voice_block",
     "voice_build_dispatch",
     "voice_consent_attach",
     "voice_create",
@@ -45,4 +55,6 @@ __all__ = [
     "voice_delete",
     "voice_mix",
     "voice_rename",
+    "voice_report",
+    "voice_unblock",
 ]

@@ -17,9 +17,10 @@ from audit.services import audit_record
 from config.net import client_ip
 from config.service_errors import ServiceError
 from voices.consent_text import ATTESTATION_TEXT, phrase_generate, statement_for
-from voices.models import Consent, Sample, Voice
+from voices.models import Consent, Flag, Sample, Voice
 from voices.selectors import consent_is_expired
 from voices.services.dispatch import voice_build_dispatch
+from voices.services.moderation import flag_raise
 from voices.services.samples import sample_create, sample_files, storage_delete_on_commit
 
 logger = logging.getLogger(__name__)
@@ -190,11 +191,17 @@ def consent_verification_record(
     voice.flagged = True
     voice.flagged_at = timezone.now()
     voice.save(update_fields=["status", "failure_reason", "flagged", "flagged_at", "updated_at"])
+    flag = flag_raise(
+        kind=Flag.Kind.CONSENT_MISMATCH,
+        voice=voice,
+        reason=voice.failure_reason,
+        details={**data, "consent": str(consent.code)},
+    )
     audit_record(
         action="voices.consent.mismatch",
         actor_type=AuditEvent.ActorType.SYSTEM,
         target=consent,
-        data=data,
+        data={**data, "flag": str(flag.code)},
     )
     return consent
 
@@ -215,34 +222,3 @@ def consent_verification_failed(*, consent_id: int, reason: str) -> None:
         target=consent,
         data={"reason": reason},
     )
-
-
-@transaction.atomic
-def consent_override_approve(*, voice: Voice, admin_user, request=None) -> Voice:
-    """An admin accepts a flagged voice despite the speaker mismatch; the build is queued."""
-    voice = Voice.objects.select_for_update().get(pk=voice.pk)
-    consent = Consent.objects.select_for_update().filter(voice=voice).first()
-    if not voice.flagged or consent is None or consent.status != Consent.Status.MISMATCH:
-        raise ServiceError(
-            code="not_flagged",
-            message=f"Voice {voice.name!r} is not flagged for a consent mismatch.",
-        )
-    now = timezone.now()
-    consent.status = Consent.Status.OVERRIDDEN
-    consent.overridden_by = admin_user
-    consent.overridden_at = now
-    consent.save(update_fields=["status", "overridden_by", "overridden_at"])
-    voice.status = Voice.Status.BUILDING
-    voice.failure_reason = ""
-    voice.flagged = False
-    voice.save(update_fields=["status", "failure_reason", "flagged", "updated_at"])
-    audit_record(
-        action="voices.consent.overridden",
-        request=request,
-        user=admin_user,
-        actor_type=AuditEvent.ActorType.ADMIN,
-        target=consent,
-        data={"voice": str(voice.code), "score": consent.speaker_score},
-    )
-    voice_build_dispatch(voice)
-    return voice

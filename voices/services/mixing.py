@@ -12,6 +12,7 @@ from audit.services import audit_record
 from config.service_errors import ServiceError
 from synthesis.engines.base import blend
 from voices.models import Voice
+from voices.selectors import voice_usable_check
 from voices.services.building import voice_fields_clean, voice_insert, voice_slots_check
 from voices.services.conditioning import conditioning_load
 
@@ -67,6 +68,7 @@ def _check_sources(owner, items: list[tuple[Voice, float]]) -> None:
                 code="not_found",
                 message="Not found.",
             )
+        voice_usable_check(voice)  # 403 voice_blocked
         if voice.pk in seen:
             raise _invalid("invalid_mix", f"{voice.name!r} appears twice in the mix.")
         seen.add(voice.pk)
