@@ -22,4 +22,5 @@ class SpeakForm(forms.Form):
         self.fields["voice"].queryset = voices
         self.fields["voice"].label_from_instance = lambda v: (
             f"{v.name} ({'stock, ' if v.is_stock else ''}{v.language or 'any'})"
+            + (" — blocked by an administrator" if v.blocked_at else "")
         )

@@ -60,9 +60,17 @@ def engine_summary(engine: str) -> EngineSummary:
     """Ready if any worker has the engine loaded; else the latest reason and its fix."""
     label = engine_facts(engine).label
     records = list(EngineStatusRecord.objects.filter(engine=engine).order_by("-updated_at"))
-    ready = next((r for r in records if r.ready), None)
-    if ready is not None:
-        return EngineSummary(engine, True, "", "", ready.device, ready.model_version, label)
+    since = timezone.now() - timedelta(seconds=worker_stale_seconds())
+    ready = [r for r in records if r.ready]
+    live = next((r for r in ready if (r.heartbeat_at or r.updated_at) >= since), None)
+    if live is not None:
+        return EngineSummary(engine, True, "", "", live.device, live.model_version, label)
+    if ready:  # it was loaded, but its worker stopped answering (killed, host down)
+        reason = (
+            "The synthesis worker that had this engine loaded has not answered for "
+            f"{worker_stale_seconds():.0f} s."
+        )
+        return EngineSummary(engine, False, reason, NO_WORKER_FIX, label=label)
     if records:
         return EngineSummary(engine, False, records[0].reason, records[0].fix, label=label)
     return EngineSummary(

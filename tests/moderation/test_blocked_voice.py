@@ -165,3 +165,11 @@ def test_unblock_restores_use_and_is_audited(blocked, admin_client, owner):
     assert created.status_code == 202, created.content
     [event] = events("voices.voice.unblocked", target_id=str(blocked.code))
     assert event.data == {"reason": "Appeal upheld", "blocked_reason": REASON}
+
+
+def test_the_dashboard_picker_marks_it_blocked(blocked, owner):
+    client = Client()
+    client.force_login(owner)
+    page = client.get("/speak/").content.decode()
+    assert f"{blocked.name} (" in page
+    assert "blocked by an administrator" in page

@@ -135,3 +135,17 @@ def test_storage_that_cannot_write_is_503(transactional_db, client, fast_checks,
     checks = response.json()["checks"]
     assert checks["storage"]["ok"] is False
     assert checks["database"]["ok"] is True
+
+
+@pytest.mark.django_db
+def test_pages_do_not_call_an_engine_ready_whose_worker_went_silent():
+    from synthesis.workers.status import engine_summary
+
+    _worker(seconds_ago=0)
+    assert engine_summary("toy").ready
+    EngineStatusRecord.objects.filter(engine="toy").update(
+        heartbeat_at=timezone.now() - timedelta(hours=1)
+    )
+    summary = engine_summary("toy")
+    assert not summary.ready
+    assert "has not answered" in summary.reason
