@@ -60,7 +60,7 @@ def engine_summary(engine: str) -> EngineSummary:
     """Ready if any worker has the engine loaded; else the latest reason and its fix."""
     label = engine_facts(engine).label
     records = list(EngineStatusRecord.objects.filter(engine=engine).order_by("-updated_at"))
-    since = timezone.now() - timedelta(seconds=worker_stale_seconds())
+    since = heartbeat_fresh_since()
     ready = [r for r in records if r.ready]
     live = next((r for r in ready if (r.heartbeat_at or r.updated_at) >= since), None)
     if live is not None:
@@ -153,10 +153,14 @@ def worker_stale_seconds() -> float:
     return WORKER_HEARTBEAT_STALE_AFTER * settings.WORKER_HEARTBEAT_SECONDS
 
 
+def heartbeat_fresh_since():
+    """A worker whose last heartbeat is older than this has stopped answering."""
+    return timezone.now() - timedelta(seconds=worker_stale_seconds())
+
+
 def live_records():
     """Records of workers whose heartbeat is within the stale bound (ready or not)."""
-    since = timezone.now() - timedelta(seconds=worker_stale_seconds())
-    return EngineStatusRecord.objects.filter(heartbeat_at__gte=since)
+    return EngineStatusRecord.objects.filter(heartbeat_at__gte=heartbeat_fresh_since())
 
 
 def live_ready_records():
