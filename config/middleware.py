@@ -1,11 +1,14 @@
-"""Request-wide middleware: a request id for logs and audit, and the API version header."""
+"""Request-wide middleware: a request id for logs and audit, the API version header, and the API's
+error shape for routing errors (404/405) that no API view produced."""
 
 import logging
 import re
 import uuid
 
 from django.conf import settings
+from django.http import JsonResponse
 
+from config.api import error_body
 from config.logs import request_id_var
 
 logger = logging.getLogger("timbre.request")
@@ -44,3 +47,44 @@ class ApiVersionMiddleware:
         if request.path.startswith(("/api/", "/v1/")):
             response["API-Version"] = settings.API_VERSION
         return response
+
+
+API_PREFIXES = ("/api/", "/v1/")
+# HTML pages that live under /api/ (the docs): their own errors stay pages.
+_API_PAGES = ("/api/docs/", "/api/redoc/")
+
+
+class ApiErrorShapeMiddleware:
+    """Under /api/ and /v1/ a client always gets JSON in the error shape.
+
+    An unknown route or a method a plain Django view refuses would otherwise answer HTML (Django's
+    debug page when DEBUG is on, where handler404 never runs). DRF views answer JSON themselves
+    and are left alone.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if response.status_code not in (404, 405) or not _is_api(request.path):
+            return response
+        if response.get("Content-Type", "").startswith("application/json"):
+            return response
+        if response.status_code == 404:
+            body = error_body("not_found", f"No API route {request.path!r}.")
+            return JsonResponse(body, status=404)
+        allowed = response.get("Allow", "")
+        body = error_body(
+            "method_not_allowed",
+            f"{request.method} is not allowed here.",
+            {"allowed": [m.strip() for m in allowed.split(",") if m.strip()]},
+        )
+        answer = JsonResponse(body, status=405)
+        if allowed:
+            answer["Allow"] = allowed
+        return answer
+
+
+def _is_api(path: str) -> bool:
+    return path.startswith(API_PREFIXES) and not path.startswith(_API_PAGES)

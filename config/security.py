@@ -96,15 +96,12 @@ class StaffMfaMiddleware:
         return self.get_response(request)
 
 
-# The API docs pages load Swagger UI and Redoc from a CDN (drf-spectacular's defaults) and start
-# them with an inline script: those two views, and only they, may. (Until they are vendored.)
-_DOCS_CDN = "https://cdn.jsdelivr.net"
+# The API docs pages run Swagger UI and ReDoc from our own static files (drf-spectacular-sidecar),
+# with no inline script. Both libraries set style attributes and <style> elements from script, and
+# ReDoc runs its search in a blob: worker: those two views, and only they, may.
 docs_csp = csp_update(
     {
-        "script-src": [_DOCS_CDN, "'unsafe-inline'"],
-        "style-src": [_DOCS_CDN, "https://fonts.googleapis.com", "'unsafe-inline'"],
-        "font-src": ["https://fonts.gstatic.com"],
-        "img-src": [_DOCS_CDN],
+        "style-src": ["'unsafe-inline'"],
         "worker-src": ["blob:"],
     }
 )

@@ -1,6 +1,10 @@
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import (
+    SpectacularAPIView,
+    SpectacularRedocView,
+    SpectacularSwaggerSplitView,
+)
 
 from config import errors
 from config.security import docs_csp, secure_admin_login
@@ -14,7 +18,8 @@ api_v1 = [
     path("", include("synthesis.api.urls")),
 ]
 
-swagger_ui = SpectacularSwaggerView.as_view(url_name="schema")
+# The split view serves its start-up script as a separate file (?script): no inline script.
+swagger_ui = SpectacularSwaggerSplitView.as_view(url_name="schema")
 
 urlpatterns = [
     # /health/live, /health/ready, /metrics (served early by ops.middleware; routed here too)

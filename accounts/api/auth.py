@@ -85,21 +85,40 @@ def _scope_for(view, method: str) -> str | None:
     return getattr(view, "required_scope", None)
 
 
-try:  # the OpenAPI schema declares the key, so that clients and schemathesis can send it
+try:  # the OpenAPI schema declares each way a key is sent, so that clients and docs can send it
     from drf_spectacular.extensions import OpenApiAuthenticationExtension
 
     class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
+        """Three alternative schemes (any one will do) for the one API-key authentication."""
+
         target_class = "accounts.api.auth.ApiKeyAuthentication"
-        name = "apiKey"
+        name = ["bearerAuth", "apiKeyAuth", "xiApiKey"]
+
+        def get_security_requirement(self, auto_schema):
+            return [{name: []} for name in self.name]  # OR, not AND
 
         def get_security_definition(self, auto_schema):
-            return {
-                "type": "http",
-                "scheme": "bearer",
-                "description": (
-                    "An API key from the dashboard, as `Authorization: Bearer <key>` (also "
-                    "accepted: `Authorization: Api-Key <key>` and `xi-api-key: <key>`)."
-                ),
-            }
+            return [
+                {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "An API key from the dashboard's API keys page, as "
+                    "`Authorization: Bearer <key>` (what OpenAI SDKs send).",
+                },
+                {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "Authorization",
+                    "description": "The same key as `Authorization: Api-Key <key>`: type "
+                    "`Api-Key <key>` here.",
+                },
+                {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "xi-api-key",
+                    "description": "The same key as `xi-api-key: <key>` (what ElevenLabs SDKs "
+                    "send).",
+                },
+            ]
 except ImportError:  # pragma: no cover - drf-spectacular is a base requirement
     pass

@@ -1,3 +1,5 @@
+import json
+
 import pytest
 from openapi_spec_validator import validate
 
@@ -74,3 +76,60 @@ def test_every_non_400_service_code_has_its_status_in_the_one_table():
         {"voice": "x"},
         "In use.",
     )
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/api/v1/nope", "/api/nope", "/v1/nope", "/v1/voices/x/y/z"])
+@pytest.mark.parametrize("debug", [False, True])
+def test_unknown_api_routes_answer_json_even_with_debug_on(client, settings, path, debug):
+    """With DEBUG on, Django would answer its HTML page listing every URL pattern."""
+    settings.DEBUG = debug
+    response = client.get(path)
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["error"]["code"] == "not_found"
+    assert b"URLconf" not in response.content
+
+
+@pytest.mark.django_db
+def test_html_pages_keep_html_errors_and_slash_redirects(client, settings):
+    settings.DEBUG = True
+    assert client.get("/api/docs").status_code == 301  # APPEND_SLASH still runs first
+    page = client.get("/no-such-page/")
+    assert page.status_code == 404
+    assert page["Content-Type"].startswith("text/html")
+
+
+def test_a_plain_django_405_under_the_api_gets_the_error_shape(rf):
+    from django.http import HttpResponseNotAllowed
+
+    from config.middleware import ApiErrorShapeMiddleware
+
+    middleware = ApiErrorShapeMiddleware(lambda request: HttpResponseNotAllowed(["GET", "HEAD"]))
+    response = middleware(rf.delete("/v1/anything"))
+    assert response.status_code == 405
+    assert response["Allow"] == "GET, HEAD"
+    body = json.loads(response.content)
+    assert body["error"]["code"] == "method_not_allowed"
+    assert body["error"]["details"]["allowed"] == ["GET", "HEAD"]
+    page = ApiErrorShapeMiddleware(lambda request: HttpResponseNotAllowed(["GET"]))(
+        rf.delete("/voices/")
+    )
+    assert page["Content-Type"].startswith("text/html")
+
+
+@pytest.mark.django_db
+def test_schema_declares_every_way_to_authenticate(client):
+    spec = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    schemes = spec["components"]["securitySchemes"]
+    assert schemes["bearerAuth"] == {**schemes["bearerAuth"], "type": "http", "scheme": "bearer"}
+    assert (schemes["apiKeyAuth"]["in"], schemes["apiKeyAuth"]["name"]) == (
+        "header",
+        "Authorization",
+    )
+    assert (schemes["xiApiKey"]["in"], schemes["xiApiKey"]["name"]) == ("header", "xi-api-key")
+    assert schemes["cookieAuth"]["in"] == "cookie"
+    # Alternatives (any one), not a combination that would need all four at once.
+    security = spec["paths"]["/api/v1/me"]["get"]["security"]
+    assert {name for option in security for name in option} == set(schemes)
+    assert all(len(option) == 1 for option in security)

@@ -89,3 +89,13 @@ def test_defaults_are_single_machine(tmp_path):
         "FileBasedCache",
     ]
     assert (tmp_path / "secret_key").exists()  # generated once, kept in the data directory
+
+
+def test_make_run_settings_serve_with_debug_off_unless_asked_and_then_say_so_loudly():
+    plain = _load("config.settings.local")
+    assert plain.returncode == 0, plain.stderr
+    assert plain.stdout.strip() == "False"
+    assert "DEVELOPMENT server" not in plain.stderr
+    asked = _load("config.settings.local", DJANGO_DEBUG="1")
+    assert asked.stdout.strip() == "True"
+    assert "DJANGO_DEBUG is on: this is a DEVELOPMENT server" in asked.stderr
