@@ -6,7 +6,7 @@ REQ_HASH := $(shell cat requirements/*.txt | sha256sum | cut -c1-16)
 STAMP := $(VENV)/.installed-$(REQ_HASH)
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: run test lint format bench install system-deps migrate
+.PHONY: run test lint format bench install system-deps migrate screenshots
 
 $(STAMP):
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,11 @@ run: system-deps install migrate
 test: SYSTEM_DEPS = test
 test: system-deps install
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Each main page at 1280 and 390 px (and a few in dark mode) as PNGs in screenshots/ (git-ignored).
+screenshots: SYSTEM_DEPS = test
+screenshots: system-deps install
+	TIMBRE_SCREENSHOTS=1 $(PY) -m pytest tests/ui/test_screenshots.py -q -s -p no:cacheprovider
 
 lint: install
 	$(VENV)/bin/ruff check .

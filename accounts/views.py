@@ -1,15 +1,18 @@
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import AnonymousUser
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import selectors, services
 from accounts.forms import AccountDeleteForm, ApiKeyForm, ProfileForm
 from accounts.selectors import plan_for_user
+from accounts.usage import month_of, resets_at, usage_summary
+from accounts.usage_chart import chart_build, usage_days
 from audit.selectors import audit_events_for_account
 from config.service_errors import ServiceError
 
@@ -66,6 +69,32 @@ def api_key_revoke(request, prefix):
     services.api_key_revoke(user=request.user, key=key, request=request)
     messages.success(request, f"Key {key.name} revoked.")
     return redirect("api_keys")
+
+
+USAGE_RANGES = {"month": "This period", "30d": "Last 30 days"}
+
+
+@login_required
+def usage(request):
+    """Characters per day, for the current quota period or the last 30 days (UTC days)."""
+    span = request.GET.get("range", "month")
+    if span not in USAGE_RANGES:
+        span = "month"
+    if span == "month":
+        start = month_of()
+        end = resets_at(start).date() - timedelta(days=1)
+    else:
+        end = timezone.now().astimezone(UTC).date()
+        start = end - timedelta(days=29)
+    rows = usage_days(user=request.user, start=start, end=end)
+    context = {
+        "chart": chart_build(rows=rows, start=start, end=end),
+        "span": span,
+        "ranges": USAGE_RANGES,
+        "usage": usage_summary(user=request.user),
+        "plan": plan_for_user(request.user),
+    }
+    return render(request, "accounts/usage.html", context)
 
 
 @login_required

@@ -11,6 +11,11 @@ class SynthesisConfig(AppConfig):
 
         usage.storage_meter_register("synthesis.outputs", stored_bytes)
 
+        from synthesis.workers.status import cloning_summary
+        from voices.selectors import cloning_status_register
+
+        cloning_status_register(cloning_summary)  # the voices pages say when cloning is off
+
         from accounts.moderation import user_suspended
         from synthesis.jobs.moderation import on_user_suspended
 

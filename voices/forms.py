@@ -1,6 +1,10 @@
+import math
+
 from django import forms
 
 from voices.selectors import LANGUAGE_NAMES
+
+MIX_MIN, MIX_MAX = 2, 5  # voices.services.mixing checks the same bounds
 
 
 class SampleUploadForm(forms.Form):
@@ -14,6 +18,56 @@ class SampleUploadForm(forms.Form):
 class VoiceRenameForm(forms.Form):
     name = forms.CharField(max_length=100)
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class VoiceMixForm(forms.Form):
+    """Pick 2-5 of `voices` (checkboxes named "voices") with a weight each ("weight-<code>").
+
+    `cleaned_data["items"]` is [(voice, weight), ...] for voices.services.voice_mix, which
+    checks everything again (ownership, readiness, engines) and may still refuse.
+    """
+
+    name = forms.CharField(max_length=100, label="Name of the mix")
+
+    def __init__(self, *args, voices, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.voices = {str(voice.code): voice for voice in voices}
+        self.fields["voices"] = forms.MultipleChoiceField(
+            choices=[(code, voice.name) for code, voice in self.voices.items()],
+            widget=forms.CheckboxSelectMultiple,
+            required=False,
+        )
+        for code, voice in self.voices.items():
+            self.fields[f"weight-{code}"] = forms.FloatField(
+                required=False, initial=1, label=f"Weight of {voice.name}"
+            )
+
+    def rows(self):
+        """(voice, is it picked, its weight field) for the template's table."""
+        picked = set(self.data.getlist("voices")) if self.is_bound else set()
+        return [(v, code in picked, self[f"weight-{code}"]) for code, v in self.voices.items()]
+
+    def clean(self):
+        data = super().clean()
+        codes = data.get("voices") or []
+        if not MIX_MIN <= len(codes) <= MIX_MAX:
+            raise forms.ValidationError(
+                f"Pick {MIX_MIN} to {MIX_MAX} voices (you picked {len(codes)})."
+            )
+        for code in set(self.voices) - set(codes):
+            self._errors.pop(f"weight-{code}", None)  # a voice left out: its weight is moot
+        items = []
+        for code in codes:
+            field = f"weight-{code}"
+            weight = data.get(field)
+            if field in self.errors:
+                continue  # not a number: the field already says so
+            if weight is None or not math.isfinite(weight) or weight <= 0:
+                self.add_error(field, "Give a weight above 0, e.g. 1 or 0.5.")
+                continue
+            items.append((self.voices[code], weight))
+        data["items"] = items
+        return data
 
 
 def language_choices() -> list[tuple[str, str]]:

@@ -81,6 +81,14 @@ def voice_list(*, user, include_stock: bool = True) -> QuerySet:
     return voices.order_by("is_stock", "name", "id")
 
 
+def voice_mixable(*, user) -> QuerySet:
+    """The user's own ready, unblocked voices: what a mix can be made of."""
+    voices = voice_list(user=user, include_stock=False)
+    return voices.filter(status=Voice.Status.READY, blocked_at__isnull=True).exclude(
+        conditioning=""
+    )
+
+
 def voice_get(*, user, code) -> Voice:
     return _get_visible(_voices_with_details(), user, code)
 
@@ -139,8 +147,12 @@ def voice_usable_check(voice: Voice) -> None:
 
 
 def voice_slots_used(*, user) -> int:
-    """Voices that count against the plan's voice_slots: every voice the user owns."""
-    return Voice.objects.filter(owner=user, is_stock=False).count()
+    """Voices that count against the plan's voice_slots: every voice the user owns except
+    failed ones. A build that failed (engine unavailable, timeout) must not hold a slot for
+    ever; retrying it (`voice_build_retry`) takes a slot again, through the same check."""
+    return (
+        Voice.objects.filter(owner=user, is_stock=False).exclude(status=Voice.Status.FAILED).count()
+    )
 
 
 def consent_get(*, user, code) -> Consent:
@@ -153,6 +165,23 @@ def cloning_engine() -> EngineFacts | None:
     if settings.VOICES_CLONING_ENGINE:
         return engine_facts(settings.VOICES_CLONING_ENGINE)
     return next((facts for facts in engines().values() if facts.clones), None)
+
+
+# Whether voice cloning works right now is known to the synthesis workers (their published
+# engine status), which this app must not import: synthesis registers its reader at start-up.
+_cloning_status_reader = None
+
+
+def cloning_status_register(reader) -> None:
+    """`reader()` returns an object with `ready`, `reason` and `fix` (synthesis.workers.status
+    .cloning_summary); registered by synthesis.apps."""
+    global _cloning_status_reader
+    _cloning_status_reader = reader
+
+
+def cloning_status():
+    """The registered reader's answer, or None when nothing can tell (then pages do not block)."""
+    return _cloning_status_reader() if _cloning_status_reader is not None else None
 
 
 def language_list() -> list[dict]:

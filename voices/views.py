@@ -16,9 +16,12 @@ from config.service_errors import ServiceError
 from voices import selectors, services
 from voices.api.views import sample_audio_response
 from voices.consent_text import ATTESTATION_TEXT
-from voices.forms import SampleUploadForm, VoiceRenameForm, language_choices
+from voices.forms import SampleUploadForm, VoiceMixForm, VoiceRenameForm, language_choices
 from voices.models import Voice
 from voices.uploads import UploadTooLarge, upload_guard_install
+
+# What users read when no worker can clone voices; the reason and fix are for staff only.
+CLONING_UNAVAILABLE = "Voice cloning is not available on this server yet."
 
 # Read aloud on the recording page: varied English sounds, about 30 s at a calm pace.
 PASSAGE = (
@@ -30,23 +33,92 @@ PASSAGE = (
 )
 
 
+def _slots(user) -> dict:
+    slots, used = plan_for_user(user).voice_slots, selectors.voice_slots_used(user=user)
+    return {"slots": slots, "used": used, "slots_free": used < slots}
+
+
+def _cloning_ready(cloning) -> bool:
+    return cloning is None or cloning.ready
+
+
 @login_required
 def voice_list(request):
+    query = request.GET.get("q", "").strip()[:100]
     voices = selectors.voice_list(user=request.user)
-    plan = plan_for_user(request.user)
-    used = selectors.voice_slots_used(user=request.user)
-    context = {"voices": voices, "slots": plan.voice_slots, "used": used}
-    return render(request, "voices/voice_list.html", context)
+    if query:
+        voices = voices.filter(name__icontains=query)
+    context = {"voices": voices, "q": query, "cloning": selectors.cloning_status()}
+    return render(request, "voices/voice_list.html", context | _slots(request.user))
 
 
 @login_required
 def voice_detail(request, code):
     voice = selectors.voice_get(user=request.user, code=code)
     initial = {"name": voice.name, "description": voice.description}
-    context = {"voice": voice, "rename_form": VoiceRenameForm(initial=initial)}
+    cloning = selectors.cloning_status()
+    refusal = ""
+    if voice.status == Voice.Status.FAILED and not voice.is_stock:
+        refusal = services.voice_retry_refusal(voice)
+        if not refusal and not _cloning_ready(cloning):
+            refusal = f"{CLONING_UNAVAILABLE} You can retry once it is."
+        if not refusal and not _slots(request.user)["slots_free"]:
+            refusal = "All your voice slots are in use; delete a voice to retry this one."
+    context = {
+        "voice": voice,
+        "rename_form": VoiceRenameForm(initial=initial),
+        "cloning": cloning,
+        "retry_refusal": refusal,
+    }
     if voice.status == Voice.Status.PENDING_CONSENT:
         context |= _consent_context()
+        context["blocked"] = "" if _cloning_ready(cloning) else CLONING_UNAVAILABLE
     return render(request, "voices/voice_detail.html", context)
+
+
+@login_required
+@require_POST
+def voice_retry(request, code):
+    voice = selectors.voice_get(user=request.user, code=code)
+    if not _cloning_ready(selectors.cloning_status()):
+        messages.error(request, CLONING_UNAVAILABLE)  # it would only fail again
+        return redirect("voices:detail", code=voice.code)
+    try:
+        services.voice_build_retry(user=request.user, voice=voice, request=request)
+        messages.success(request, "The voice is being built again.")
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+    return redirect("voices:detail", code=voice.code)
+
+
+@login_required
+def voice_mix(request):
+    voices = selectors.voice_mixable(user=request.user)
+    form = VoiceMixForm(request.POST or None, voices=voices)
+    status = 200
+    if request.method == "POST":
+        mixed = _voice_mix(request, form)
+        if mixed is not None:
+            messages.success(request, f"Mixed {mixed.name}. Listen to it in Speak.")
+            return redirect("voices:detail", code=mixed.code)
+        status = 400
+    context = {"form": form, "voices": voices} | _slots(request.user)
+    return render(request, "voices/voice_mix.html", context, status=status)
+
+
+def _voice_mix(request, form):
+    if not form.is_valid():
+        return None
+    try:
+        return services.voice_mix(
+            owner=request.user,
+            name=form.cleaned_data["name"],
+            items=form.cleaned_data["items"],
+            request=request,
+        )
+    except ServiceError as exc:
+        form.add_error(None, exc.message)
+        return None
 
 
 @login_required
@@ -89,9 +161,19 @@ def _consent_context() -> dict:
 
 @login_required
 def voice_new(request):
+    cloning = selectors.cloning_status()
+    slots = _slots(request.user)
+    blocked = ""
+    if not _cloning_ready(cloning):
+        blocked = CLONING_UNAVAILABLE
+    elif not slots["slots_free"]:
+        blocked = "All your voice slots are in use; delete a voice to make room."
     context = {
         "samples": selectors.sample_ready_choices(user=request.user),
         "languages": language_choices(),
+        "cloning": cloning,
+        "blocked": blocked,
+        **slots,
         **_consent_context(),
     }
     return render(request, "voices/voice_new.html", context)
@@ -100,8 +182,12 @@ def voice_new(request):
 @login_required
 def sample_list(request):
     samples = selectors.sample_list(user=request.user)
-    form = SampleUploadForm()
-    return render(request, "voices/sample_list.html", {"samples": samples, "form": form})
+    context = {"samples": samples, "form": SampleUploadForm(), **_sample_page_context()}
+    return render(request, "voices/sample_list.html", context)
+
+
+def _sample_page_context() -> dict:
+    return {"cloning": selectors.cloning_status()}
 
 
 @csrf_exempt  # the CSRF check reads the body: the size guard must be installed first
@@ -116,6 +202,7 @@ def sample_upload(request):
             "samples": selectors.sample_list(user=request.user),
             "form": SampleUploadForm(),
             "upload_error": exc.message,
+            **_sample_page_context(),
         }
         return render(request, "voices/sample_list.html", context, status=413)
 
@@ -125,6 +212,7 @@ def _sample_upload(request):
     form = SampleUploadForm(request.POST, request.FILES)
     if not form.is_valid():
         context = {"samples": selectors.sample_list(user=request.user), "form": form}
+        context |= _sample_page_context()
         return render(request, "voices/sample_list.html", context, status=400)
     sample = services.sample_create(
         owner=request.user, upload=form.cleaned_data["file"], request=request
@@ -140,8 +228,16 @@ def sample_detail(request, code):
 
 
 @login_required
+def sample_report(request, code):
+    """The report of one sample as an HTML fragment: the recorder shows this, so a recording
+    reads the same in the browser as on its page."""
+    sample = selectors.sample_get(user=request.user, code=code)
+    return render(request, "voices/_report.html", {"sample": sample})
+
+
+@login_required
 def sample_audio(request, code):
-    return sample_audio_response(selectors.sample_get(user=request.user, code=code))
+    return sample_audio_response(request, selectors.sample_get(user=request.user, code=code))
 
 
 @login_required
@@ -158,4 +254,5 @@ def sample_delete(request, code):
 
 @login_required
 def sample_record(request):
-    return render(request, "voices/sample_record.html", {"passage": PASSAGE})
+    context = {"passage": PASSAGE, **_sample_page_context()}
+    return render(request, "voices/sample_record.html", context)

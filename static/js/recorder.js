@@ -57,7 +57,7 @@
     var rows = [
       ["Speech", fmt(report.speech_seconds, 1, " s") + " of " + fmt(report.duration_seconds, 1, " s")],
       ["Loudness", fmt(report.loudness_lufs, 1, " LUFS")],
-      ["Speech above background", fmt(report.snr_db, 0, " dB")],
+      ["Background noise", fmt(report.snr_db, 0, " dB below speech")],
       ["Clipping", fmt((report.clipping_ratio || 0) * 100, 1, "%")],
     ];
     var list = el("dl");
@@ -92,7 +92,9 @@
     this.buttons.stop.addEventListener("click", this.stop.bind(this));
     this.buttons.upload.addEventListener("click", this.upload.bind(this));
     if (!window.MediaRecorder || !navigator.mediaDevices) {
-      this.buttons.record.disabled = true;
+      this.setButtons(false, false, false);
+      var why = root.querySelector("[data-recorder-why]");
+      if (why) { why.textContent = "This browser cannot record audio; upload a file instead."; why.hidden = false; }
       this.say("This browser cannot record audio; upload a file instead.", true);
     }
   }
@@ -101,10 +103,24 @@
     this.result.replaceChildren(el("p", text, isError ? "error-text" : ""));
   };
 
+  // Why some buttons are disabled, for each combination the recorder goes through.
+  var WHY = {
+    "false,true,false": "Recording… press Stop when you are done.",
+    "true,false,true": "",
+    "false,false,false": "Uploading and checking the audio…",
+    "true,false,false": "Record again to make a new take.",
+  };
+
   Recorder.prototype.setButtons = function (record, stop, upload) {
     this.buttons.record.disabled = !record;
     this.buttons.stop.disabled = !stop;
     this.buttons.upload.disabled = !upload;
+    var why = this.root.querySelector("[data-recorder-why]");
+    if (why) {
+      var text = WHY[[record, stop, upload].join(",")] || "";
+      why.textContent = text;
+      why.hidden = text === "";
+    }
   };
 
   Recorder.prototype.start = async function () {
@@ -214,10 +230,29 @@
       if (!answer.ok) { this.say("Could not check the sample (" + answer.status + ").", true); return; }
       sample = await answer.json();
     }
-    this.result.replaceChildren(renderSample(sample));
+    this.result.replaceChildren(await this.report(sample));
     this.root.dataset.state = sample.status;
     this.setButtons(true, false, false);
     this.root.dispatchEvent(new CustomEvent("recorder:done", { detail: sample, bubbles: true }));
+  };
+
+  /** The sample's report as its pages word it (voices/_report.html, served as a fragment), so
+   * a recording reads the same here as on the sample and voice pages; the JSON rendering is
+   * only the fallback when the fragment cannot be fetched. */
+  Recorder.prototype.report = async function (sample) {
+    try {
+      var answer = await fetch("/voices/samples/" + sample.id + "/report", {
+        credentials: "same-origin", headers: { Accept: "text/html" },
+      });
+      if (!answer.ok) throw new Error(String(answer.status));
+      var box = el("div", undefined, "report-box");
+      box.setAttribute("data-testid", sample.status === "rejected" ? "recorder-error" : "recorder-report");
+      box.innerHTML = await answer.text();  // server-rendered and escaped by Django
+      if (sample.status === "rejected") box.appendChild(el("p", "Record again when you are ready."));
+      return box;
+    } catch (err) {
+      return renderSample(sample);
+    }
   };
 
   window.TimbreRecorder = { Recorder: Recorder, renderSample: renderSample, csrfToken: csrfToken };

@@ -14,7 +14,8 @@
   }
 
   document.querySelectorAll("[data-poll-voice]").forEach(function (node) {
-    watch("/api/v1/voices/" + node.dataset.pollVoice, function (voice) { return voice.status !== "building"; });
+    var status = node.dataset.pollStatus || "building";
+    watch("/api/v1/voices/" + node.dataset.pollVoice, function (voice) { return voice.status !== status; });
   });
   document.querySelectorAll("[data-poll-sample]").forEach(function (node) {
     watch("/api/v1/samples/" + node.dataset.pollSample, function (sample) {

@@ -17,6 +17,10 @@
   var create = form.querySelector("[data-create]");
   var formError = form.querySelector("[data-form-error]");
   var recordingRequired = fieldset.dataset.recordingRequired === "true";
+  var createWhy = form.querySelector("[data-create-why]");
+  // Set by the server when a build would fail (cloning unavailable, no free slot): the button
+  // stays disabled and its reason stays visible whatever else is filled in.
+  var blocked = form.dataset.blocked !== undefined;
   var consent = null;
   var consentReady = false;
 
@@ -36,15 +40,30 @@
     return Array.prototype.map.call(form.querySelectorAll("input[name=samples]:checked"), function (box) { return box.value; });
   }
 
-  function refresh() {
-    var ok = consentReady;
-    if (form.dataset.voiceNew !== undefined) {
-      ok = ok && selectedSamples().length > 0 && form.elements.namedItem("name").value.trim() !== "";
+  /** Why the create button is disabled now ("" when it is not). */
+  function missing() {
+    if (blocked) return createWhy ? createWhy.textContent : "";
+    var isNew = form.dataset.voiceNew !== undefined;
+    if (isNew && selectedSamples().length === 0) return "Choose at least one sample.";
+    if (!consentReady) {
+      return recordingRequired ? "Confirm the statement, then record and upload your consent."
+                               : "Confirm the statement first.";
     }
-    create.disabled = !ok;
+    if (isNew && form.elements.namedItem("name").value.trim() === "") return "Give the voice a name.";
+    return "";
   }
 
-  attest.addEventListener("change", function () { start.disabled = !attest.checked || consent !== null; });
+  function refresh() {
+    var why = missing();
+    create.disabled = why !== "";
+    if (createWhy) { createWhy.textContent = why; createWhy.hidden = why === ""; }
+  }
+
+  var startWhy = fieldset.querySelector("[data-consent-start-why]");
+  attest.addEventListener("change", function () {
+    start.disabled = !attest.checked || consent !== null;
+    if (startWhy && consent === null) startWhy.hidden = attest.checked;
+  });
   form.addEventListener("input", refresh);
   form.addEventListener("change", refresh);
 
@@ -58,6 +77,7 @@
       return;
     }
     attest.disabled = true;
+    if (startWhy) { startWhy.textContent = "Your consent is recorded for this voice."; startWhy.hidden = false; }
     if (!recordingRequired) {
       consentReady = true;
       state.textContent = "Thank you: your attestation is recorded.";
@@ -77,6 +97,8 @@
       : "Please record the statement again.";
     refresh();
   });
+
+  refresh();
 
   form.addEventListener("submit", async function (event) {
     event.preventDefault();

@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable, Iterator
 
 from django.conf import settings
@@ -20,14 +19,12 @@ from rest_framework.response import Response
 
 from accounts.ratelimits import rate_limit_headers  # noqa: F401  (re-exported for the compat APIs)
 from accounts.usage import characters_remaining
+from config import ranges
 from config.api import ApiError, error_body
 from config.service_errors import ServiceError
 from synthesis.models import SynthesisJob
 
 logger = logging.getLogger(__name__)
-
-BLOCK_BYTES = 256 * 1024
-_BYTES_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 
 # --- headers -----------------------------------------------------------------------------------
@@ -41,97 +38,14 @@ def quota_headers(response: HttpResponseBase, *, user, cost: int | None = None) 
 
 
 # --- files with Range ----------------------------------------------------------------------------
-class RangeNotSatisfiable(ApiError):
-    def __init__(self, size: int, header: str):
-        super().__init__(
-            code="range_not_satisfiable",
-            message=f"The range {header!r} does not fit the file's {size} bytes; ask for "
-            "bytes=<first>-<last> with first <= last < size, bytes=<first>- or bytes=-<suffix>.",
-            status_code=status.HTTP_416_REQUESTED_RANGE_NOT_SATISFIABLE,
-            details={"size": size},
-        )
-        self.size = size
+# The parsing and the response live in config.ranges (pages use them too); kept importable here.
+RangeNotSatisfiable = ranges.RangeNotSatisfiable
+parse_range = ranges.parse_range
 
 
-def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
-    """The single byte range [first, last] a Range header asks for; None for the whole file.
-
-    Other units and multi-range requests are answered with the whole file (RFC 9110 lets a
-    server ignore Range); a bytes range that is malformed or outside the file raises
-    RangeNotSatisfiable.
-    """
-    if not header or not header.strip().lower().startswith("bytes=") or "," in header:
-        return None
-    match = _BYTES_RANGE.match(header.strip().lower().replace(" ", ""))
-    if match is None or size == 0:
-        raise RangeNotSatisfiable(size, header)
-    first, last = match.groups()
-    if first == "" and last == "":
-        raise RangeNotSatisfiable(size, header)
-    if first == "":  # the last N bytes
-        suffix = int(last)
-        if suffix == 0:
-            raise RangeNotSatisfiable(size, header)
-        return max(size - suffix, 0), size - 1
-    start = int(first)
-    end = size - 1 if last == "" else min(int(last), size - 1)
-    if start >= size or (last != "" and int(last) < start):
-        raise RangeNotSatisfiable(size, header)
-    return start, end
-
-
-def ranged_file_response(
-    request,
-    open_file: Callable,
-    *,
-    size: int,
-    content_type: str,
-    filename: str,
-    on_complete: Callable[[], None] | None = None,
-) -> HttpResponseBase:
-    """200 with the whole file, 206 with the asked range, or 416 (in the error shape).
-
-    `open_file()` returns a readable, seekable binary file. `on_complete` runs once the last
-    byte of the file has been handed to the server (a download that reaches the end); a client
-    that goes away before that does not trigger it.
-    """
-    header = request.headers.get("Range")
-    try:
-        wanted = parse_range(header, size)
-    except RangeNotSatisfiable as exc:
-        response = Response(error_body(exc.error_code, str(exc.detail), exc.details), status=416)
-        response["Content-Range"] = f"bytes */{size}"
-        return response
-    first, last = wanted if wanted is not None else (0, size - 1)
-    length = max(last - first + 1, 0)
-    reaches_end = last >= size - 1
-    body = _file_blocks(open_file, first, length, on_complete if reaches_end else None)
-    response = StreamingHttpResponse(body, content_type=content_type)
-    response.status_code = status.HTTP_206_PARTIAL_CONTENT if wanted else status.HTTP_200_OK
-    response["Content-Length"] = str(length)
-    response["Accept-Ranges"] = "bytes"
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    response["Cache-Control"] = "private, no-transform"
-    if wanted:
-        response["Content-Range"] = f"bytes {first}-{last}/{size}"
-    return response
-
-
-def _file_blocks(open_file, first: int, length: int, on_complete) -> Iterator[bytes]:
-    handle = open_file()
-    remaining = length
-    try:
-        handle.seek(first)
-        while remaining > 0:
-            block = handle.read(min(BLOCK_BYTES, remaining))
-            if not block:
-                break
-            remaining -= len(block)
-            yield block
-    finally:
-        handle.close()
-    if remaining == 0 and on_complete is not None:
-        on_complete()
+def ranged_file_response(request, open_file: Callable, *, attachment=True, **options):
+    """config.ranges.ranged_file_response, an attachment unless told otherwise (archives)."""
+    return ranges.ranged_file_response(request, open_file, attachment=attachment, **options)
 
 
 def job_audio_response(request, job: SynthesisJob, *, api_key=None) -> HttpResponseBase:
@@ -178,9 +92,11 @@ def job_audio_response(request, job: SynthesisJob, *, api_key=None) -> HttpRespo
     name = job.audio.name
     from django.core.files.storage import default_storage
 
-    return ranged_file_response(
+    # Inline for players, an attachment with ?download=1 (config.ranges).
+    return ranges.storage_file_response(
         request,
-        lambda: default_storage.open(name, "rb"),
+        default_storage,
+        name,
         size=size,
         content_type=fmt.content_type,
         filename=f"timbre-{job.code}.{fmt.extension}",

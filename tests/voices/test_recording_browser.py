@@ -69,10 +69,17 @@ def test_record_two_seconds_upload_and_see_the_advice(
 @pytest.mark.django_db(transaction=True)
 def test_new_voice_flow_in_the_browser(live_server, mic_browser, owner, settings):
     """Samples → attestation → create → the voice page polls the build (no worker needed)."""
+    from django.utils import timezone
+
+    from synthesis.models import EngineStatusRecord
     from tests.voices.helpers import make_sample
     from voices.models import Consent, Voice
 
     settings.VOICES_CONSENT_RECORDING_REQUIRED = False  # the consent recorder is tested above
+    # A worker with the cloning engine loaded: without one the page offers no build at all.
+    EngineStatusRecord.objects.create(
+        hostname="synthesis@test", engine="xtts", ready=True, heartbeat_at=timezone.now()
+    )
     make_sample(owner, name="first take.wav")
     client = Client()
     client.force_login(owner)

@@ -6,7 +6,6 @@ Views are thin: parse input, call a selector or service, serialise. Someone else
 
 from __future__ import annotations
 
-from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
@@ -16,6 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.api.auth import request_api_key
+from config import ranges
 from config.api import ApiError, ErrorOutput
 from config.textcheck import StrictMultiPartParser
 from voices import selectors, services
@@ -126,27 +126,33 @@ class SampleAudio(VoicesAPIView):
             (200, "audio/wav"): OpenApiResponse(
                 OpenApiTypes.BINARY, description="Mono 16-bit PCM WAV, 22,050 Hz."
             ),
+            (206, "audio/wav"): OpenApiResponse(
+                OpenApiTypes.BINARY, description="The requested byte range (Range, 416 outside)."
+            ),
             **errors(*AUTH_ERRORS, NOT_FOUND, (409, "sample_not_ready: no clean audio yet.")),
         },
     )
     def get(self, request, code):
         sample = selectors.sample_get(user=request.user, code=code)
-        return sample_audio_response(sample)
+        return sample_audio_response(request, sample)
 
 
-def sample_audio_response(sample: Sample) -> FileResponse:
-    """The clean WAV of a sample the caller has already been found to own."""
+def sample_audio_response(request, sample: Sample):
+    """The clean WAV of a sample the caller has already been found to own (Range: 206)."""
     if sample.status != Sample.Status.READY or not sample.clean:
         raise ApiError(
             code="sample_not_ready",
             message="This sample has no clean audio yet.",
             status_code=status.HTTP_409_CONFLICT,
         )
-    response = FileResponse(
-        sample.clean.open("rb"), content_type="audio/wav", filename=f"sample-{sample.code}.wav"
+    return ranges.storage_file_response(
+        request,
+        sample.clean.storage,
+        sample.clean.name,
+        content_type="audio/wav",
+        filename=f"sample-{sample.code}.wav",
+        cache_control="private, max-age=300",
     )
-    response["Cache-Control"] = "private, max-age=300"
-    return response
 
 
 # --- consents --------------------------------------------------------------------------------

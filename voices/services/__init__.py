@@ -27,6 +27,7 @@ from voices.services.moderation import (
     voice_report,
     voice_unblock,
 )
+from voices.services.recovery import voice_build_retry, voice_retry_refusal
 from voices.services.samples import (
     sample_create,
     sample_delete,
@@ -49,6 +50,7 @@ __all__ = [
     "sample_reject",
     "voice_block",
     "voice_build_dispatch",
+    "voice_build_retry",
     "voice_consent_attach",
     "voice_create",
     "voice_create_pending_consent",
@@ -56,5 +58,6 @@ __all__ = [
     "voice_mix",
     "voice_rename",
     "voice_report",
+    "voice_retry_refusal",
     "voice_unblock",
 ]

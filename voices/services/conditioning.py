@@ -26,6 +26,12 @@ REBUILD_MESSAGE = (
     "being rebuilt from its samples. It will be ready again in a few minutes; jobs for it are "
     "refused until then."
 )
+# What the owner reads when the build failed because no worker could load the engine: the
+# reason and its fix (a setting) are for the operator (the audit row, the staff-only notice).
+ENGINE_UNAVAILABLE_MESSAGE = (
+    "Voice cloning is not available on this server yet, so this voice could not be built. "
+    "It does not use one of your voice slots; retry it once cloning is available."
+)
 NO_SAMPLES_MESSAGE = (
     "This voice's stored model could not be read (the file is missing or damaged), and it has no "
     "samples to rebuild it from. Delete the voice and create it again."
@@ -133,7 +139,8 @@ def voice_conditioning_compute(*, voice_id: int, sample_names: list[str]) -> Non
                 paths.append(path)
             conditioning = engine.compute_conditioning(wav_paths=paths)
     except EngineUnavailable as exc:
-        _voice_fail(voice, f"The speech engine is unavailable: {exc.reason} Fix: {exc.fix}")
+        # The owner cannot fix this and must not see operator detail; the audit row keeps it.
+        _voice_fail(voice, ENGINE_UNAVAILABLE_MESSAGE, operator=f"{exc.reason} Fix: {exc.fix}")
         return
     except (OSError, ValueError, RuntimeError) as exc:
         _voice_fail(voice, f"Could not compute the voice from its samples: {exc}")
@@ -142,11 +149,12 @@ def voice_conditioning_compute(*, voice_id: int, sample_names: list[str]) -> Non
 
 
 @transaction.atomic
-def _voice_fail(voice: Voice, reason: str) -> None:
+def _voice_fail(voice: Voice, reason: str, *, operator: str = "") -> None:
     Voice.objects.filter(pk=voice.pk).update(status=Voice.Status.FAILED, failure_reason=reason)
+    data = {"reason": reason, "operator": operator} if operator else {"reason": reason}
     audit_record(
         action="voices.voice.build_failed",
         actor_type=AuditEvent.ActorType.SYSTEM,
         target=voice,
-        data={"reason": reason},
+        data=data,
     )

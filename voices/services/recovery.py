@@ -21,7 +21,10 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from audit.services import audit_record
+from config.service_errors import ServiceError
 from voices.models import Consent, Sample, Voice
+from voices.selectors import voice_usable_check
+from voices.services.building import _owned_for_change, voice_slots_check
 from voices.services.dispatch import (
     consent_verify_dispatch,
     sample_intake_dispatch,
@@ -93,6 +96,56 @@ def voice_build_resend(voice: Voice) -> None:
         consent_verify_dispatch(consent.pk, voice_id=voice.pk)
     else:
         voice_build_dispatch(voice)
+
+
+@transaction.atomic
+def voice_build_retry(*, user, voice: Voice, request=None, api_key=None) -> Voice:
+    """Queue the build of the owner's failed voice again (its consent check first when that
+    never ran); the voice is `building` again and takes a voice slot again.
+
+    404 for anyone but the owner; 409 `voice_not_retryable` for a voice that is not failed, a
+    mix, one whose consent did not match (an administrator reviews it) or one with no samples.
+    """
+    voice = _owned_for_change(user, voice)
+    _retry_check(voice)
+    voice_slots_check(user)
+    previous = voice.failure_reason
+    voice.status = Voice.Status.BUILDING
+    voice.failure_reason = ""
+    voice.build_dispatched_at = None
+    voice.save(update_fields=["status", "failure_reason", "build_dispatched_at", "updated_at"])
+    audit_record(
+        action="voices.voice.build_retried",
+        request=request,
+        user=user,
+        api_key=api_key,
+        target=voice,
+        data={"previous_failure": previous[:500]},
+    )
+    voice_build_resend(voice)
+    return voice
+
+
+def voice_retry_refusal(voice: Voice) -> str:
+    """Why a failed voice cannot be built again ("" when it can); also shown next to the
+    disabled Retry button."""
+    if voice.status != Voice.Status.FAILED:
+        return f"Only a failed build can be retried; this voice is {voice.get_status_display()}."
+    if voice.is_mix:
+        return "A mix is not built from samples; delete it and mix the voices again."
+    consent = Consent.objects.filter(voice=voice).first()
+    if voice.flagged or (consent is not None and consent.status == Consent.Status.MISMATCH):
+        return "An administrator is reviewing this voice's consent recording."
+    if not voice.samples.filter(purpose=Sample.Purpose.VOICE, status=Sample.Status.READY).exists():
+        return "This voice has no usable samples left; delete it and create it again."
+    return ""
+
+
+def _retry_check(voice: Voice) -> None:
+    voice_usable_check(voice)  # 403 voice_blocked
+    refusal = voice_retry_refusal(voice)
+    if refusal:
+        raise ServiceError("voice_not_retryable", refusal, details={"status": voice.status})
 
 
 def voices_builds_sweep(now=None) -> dict[str, int]:
