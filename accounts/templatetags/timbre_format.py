@@ -42,3 +42,12 @@ def percent_of(part, whole) -> int:
     if whole <= 0:
         return 0
     return max(0, min(100, round(100 * part / whole)))
+
+
+@register.filter
+def thousands(value) -> str:
+    """A whole number with thousands separators ("100,000 characters"); other values as they are."""
+    try:
+        return f"{int(value):,}"
+    except (TypeError, ValueError):
+        return value

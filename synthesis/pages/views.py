@@ -5,6 +5,7 @@ import uuid
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.serializers.json import DjangoJSONEncoder
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -14,7 +15,8 @@ from django.views.decorators.http import require_POST
 from accounts.selectors import plan_for_user
 from accounts.usage import characters_remaining
 from config import ranges
-from config.service_errors import ServiceError
+from config.api import error_body
+from config.service_errors import ServiceError, http_status
 from synthesis.jobs import services
 from synthesis.jobs.encoding import FORMATS
 from synthesis.jobs.text import normalize_text
@@ -89,6 +91,9 @@ def speak(request):
                 request=request,
             )
         except ServiceError as exc:  # quota refusals say what ran out and when it resets
+            if _wants_json(request):  # the service's own code and status (429 for a quota)
+                body = error_body(exc.code, exc.message, exc.details)
+                return JsonResponse(body, status=http_status(exc.code), encoder=DjangoJSONEncoder)
             form.add_error(None, exc.message)
         else:
             if _wants_json(request):

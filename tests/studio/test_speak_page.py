@@ -143,6 +143,16 @@ def test_over_quota_is_said_before_and_after_posting(db):
     assert response.status_code == 200
     assert "characters" in response.content.decode() and not SynthesisJob.objects.exists()
     assert 'data-testid="speak-errors"' in response.content.decode()
+    # The studio's own request (JSON) gets the quota's code and status, as the native API would
+    # (402: a plan limit; config.service_errors).
+    answer = client.post(
+        "/speak/",
+        {"text": "Far too long.", "voice": str(voice.code), "output_format": "mp3", "speed": "1"},
+        headers={"Accept": "application/json"},
+    )
+    assert answer.status_code == 402
+    assert answer.json()["error"]["code"] == "quota_exceeded"
+    assert not SynthesisJob.objects.exists()
 
 
 def test_job_json_has_live_fields_and_cancel_works(owner, stranger):

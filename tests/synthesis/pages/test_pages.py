@@ -28,7 +28,7 @@ def test_history_lists_your_jobs_with_usage(owner, stranger, browser_client):
     page = browser_client.get("/history/").content.decode()
     assert "A finished line." in page and "A queued line." in page and "Not yours." not in page
     assert f"/api/v1/synthesis/{done.code}/audio" in page
-    assert "<strong>16</strong> of 100000 characters used" in page
+    assert "<strong>16</strong> of 100,000 characters used" in page
     filtered = browser_client.get("/history/?status=succeeded").content.decode()
     assert "A finished line." in filtered and "A queued line." not in filtered
     assert 'href="/history/"' in browser_client.get("/dashboard/").content.decode()
