@@ -10,19 +10,23 @@ the same synthetic speaker as the uploaded sample (tests/voices/corpus.py).
 from __future__ import annotations
 
 import re
+import socket
 from pathlib import Path
 
 import pytest
 from django.core import mail
 from django.core.cache import cache
+from django.utils import timezone
 from playwright.sync_api import expect
 
 from accounts.models import User, UserAPIKey
-from synthesis.models import SynthesisJob
+from synthesis.models import EngineStatusRecord, SynthesisJob
 from tests.browser import CHROMIUM_ARGS, chromium_path
 from tests.studio.browser_support import watch_result
+from tests.support.waiting import wait_for
 from tests.voices.corpus import cached_corpus
 from voices.models import Consent, Voice
+from voices.selectors import cloning_status
 from voices.services.conditioning import conditioning_load, conditioning_store
 
 pytestmark = [
@@ -90,7 +94,28 @@ def _upload_sample(page, base: str, path: Path) -> None:
     page.get_by_text(re.compile(r"Ready|ready")).first.wait_for(timeout=WAIT)
 
 
-def _consent_and_build(page, base: str) -> Voice:
+def _cloning_reported_ready(worker) -> None:
+    """The worker's engine status says cloning works, as the pages read it.
+
+    The worker publishes its record when it starts and then only refreshes it: an earlier test's
+    database flush removes it, so it is written back here as the worker wrote it (its name, the
+    engine it loaded); the worker's heartbeat keeps it fresh from then on.
+    """
+    EngineStatusRecord.objects.update_or_create(
+        hostname=worker.name.replace("%h", socket.gethostname()),
+        engine="xtts",
+        defaults={"ready": True, "heartbeat_at": timezone.now(), "reason": "", "fix": ""},
+    )
+
+    def ready() -> bool:
+        summary = cloning_status()
+        return summary is not None and summary.ready
+
+    wait_for(ready, timeout=60, what="a ready cloning engine on the pages")
+
+
+def _consent_and_build(page, base: str, worker) -> Voice:
+    _cloning_reported_ready(worker)
     page.goto(base + "/voices/new/")
     page.locator("[data-attest]").check()
     page.locator("[data-consent-start]").click()
@@ -211,7 +236,7 @@ def test_the_whole_journey_of_a_new_user(celery_worker, live_server, journey_pag
     page, base = journey_page, live_server.url
     user = _sign_up(page, base)
     _upload_sample(page, base, corpus["wav"])
-    voice = _consent_and_build(page, base)
+    voice = _consent_and_build(page, base, celery_worker)
     assert Consent.objects.get(voice=voice).status == Consent.Status.VERIFIED
     _speak_listen_download(page, base, voice)
     _mix(page, base, [voice, _second_voice_like(voice)])
