@@ -6,9 +6,8 @@ import re
 import uuid
 
 from django.conf import settings
-from django.http import JsonResponse
 
-from config.api import error_body
+from config.errors import API_PREFIXES, COMPAT_PREFIXES, api_error, server_error
 from config.logs import request_id_var
 
 logger = logging.getLogger("timbre.request")
@@ -44,22 +43,23 @@ class ApiVersionMiddleware:
 
     def __call__(self, request):
         response = self.get_response(request)
-        if request.path.startswith(("/api/", "/v1/")):
+        if request.path.startswith(API_PREFIXES):
             response["API-Version"] = settings.API_VERSION
         return response
 
 
-API_PREFIXES = ("/api/", "/v1/")
 # HTML pages that live under /api/ (the docs): their own errors stay pages.
 _API_PAGES = ("/api/docs/", "/api/redoc/")
 
 
 class ApiErrorShapeMiddleware:
-    """Under /api/ and /v1/ a client always gets JSON in the error shape.
+    """Under /api/, /v1/ and /v2/ a client always gets JSON in the error shape (on /v1/ and /v2/
+    one that both vendors' SDKs read, config.errors.api_error).
 
     An unknown route or a method a plain Django view refuses would otherwise answer HTML (Django's
-    debug page when DEBUG is on, where handler404 never runs). DRF views answer JSON themselves
-    and are left alone.
+    debug page when DEBUG is on, where handler404 never runs); so would a crash on /v1/ or /v2/
+    with DEBUG on (the traceback is logged all the same). DRF views answer JSON themselves and are
+    left alone.
     """
 
     def __init__(self, get_response):
@@ -67,20 +67,24 @@ class ApiErrorShapeMiddleware:
 
     def __call__(self, request):
         response = self.get_response(request)
-        if response.status_code not in (404, 405) or not _is_api(request.path):
+        status = response.status_code
+        crashed = status == 500 and request.path.startswith(COMPAT_PREFIXES)
+        if (status not in (404, 405) and not crashed) or not _is_api(request.path):
             return response
         if response.get("Content-Type", "").startswith("application/json"):
             return response
-        if response.status_code == 404:
-            body = error_body("not_found", f"No API route {request.path!r}.")
-            return JsonResponse(body, status=404)
+        if crashed:
+            return server_error(request)
+        if status == 404:
+            return api_error(request, 404, "not_found", f"No API route {request.path!r}.")
         allowed = response.get("Allow", "")
-        body = error_body(
+        answer = api_error(
+            request,
+            405,
             "method_not_allowed",
             f"{request.method} is not allowed here.",
             {"allowed": [m.strip() for m in allowed.split(",") if m.strip()]},
         )
-        answer = JsonResponse(body, status=405)
         if allowed:
             answer["Allow"] = allowed
         return answer

@@ -13,12 +13,11 @@ import json
 import re
 
 from django.conf import settings
-from django.http import JsonResponse
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import MultiPartParser
 
 _FORBIDDEN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_API_PREFIXES = ("/api/", "/v1/")
+_API_PREFIXES = ("/api/", "/v1/", "/v2/")  # config.errors.API_PREFIXES
 
 
 def control_character_at(value, where: str = "") -> str | None:
@@ -55,11 +54,10 @@ class ControlCharactersMiddleware:
         if request.path.startswith(_API_PREFIXES):
             where = self._find(request)
             if where:
-                from config.api import error_body
+                from config.errors import api_error  # the shape of the API at this path
 
-                return JsonResponse(
-                    error_body("invalid_characters", message_for(where), {"field": where}),
-                    status=400,
+                return api_error(
+                    request, 400, "invalid_characters", message_for(where), {"field": where}
                 )
         return self.get_response(request)
 

@@ -32,6 +32,7 @@ urlpatterns = [
     path("api/redoc/", docs_csp(SpectacularRedocView.as_view(url_name="schema")), name="redoc"),
     path("voices/", include("voices.urls")),
     path("v1/", include("synthesis.compat.urls")),
+    path("v2/", include("synthesis.compat.urls_v2")),
     path("", include("synthesis.pages.urls")),
     path("", include("synthesis.pages.history_urls")),
     path("", include("accounts.urls")),

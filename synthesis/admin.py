@@ -1,11 +1,20 @@
 """Synthesis in the Django admin: jobs (status, errors, timings; retry and cancel), batches,
-webhook deliveries and the engines' status. Actions go through the job services (audited)."""
+webhook deliveries, the engines' status and the model aliases of the compatible APIs. Actions go
+through the job services (audited); alias edits are audited through the admin's LogEntry."""
 
+from django import forms
 from django.contrib import admin
 
 from accounts.admin_forms import apply_each
+from synthesis.engines import engines
 from synthesis.jobs import moderation
-from synthesis.models import EngineStatusRecord, SynthesisBatch, SynthesisJob, WebhookDelivery
+from synthesis.models import (
+    EngineStatusRecord,
+    ModelAlias,
+    SynthesisBatch,
+    SynthesisJob,
+    WebhookDelivery,
+)
 
 
 @admin.register(SynthesisJob)
@@ -153,3 +162,41 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+class ModelAliasForm(forms.ModelForm):
+    class Meta:
+        model = ModelAlias
+        fields = ("name", "surface", "engine", "description", "enabled")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Only installed engines (an alias naming a missing one would refuse every voice).
+        choices = [("", "The voice's own engine")]
+        choices += [(name, f"{facts.label} ({name})") for name, facts in engines().items()]
+        current = self.instance.engine
+        if current and current not in dict(choices):
+            choices.append((current, f"{current} (not installed)"))
+        self.fields["engine"].widget = forms.Select(choices=choices)
+
+    def clean_engine(self):
+        engine = self.cleaned_data["engine"]
+        if engine and engine not in engines() and engine != self.instance.engine:
+            raise forms.ValidationError(f"{engine!r} is not an installed engine.")
+        return engine
+
+
+@admin.register(ModelAlias)
+class ModelAliasAdmin(admin.ModelAdmin):
+    """The model names OpenAI and ElevenLabs clients may send (synthesis.compat.aliases).
+    Disable an alias rather than delete them all: an empty table gets the defaults again."""
+
+    form = ModelAliasForm
+    list_display = ("name", "surface", "engine_label", "enabled", "description", "updated_at")
+    list_filter = ("surface", "enabled", "engine")
+    list_editable = ("enabled",)
+    search_fields = ("name", "description")
+
+    @admin.display(description="Engine", ordering="engine")
+    def engine_label(self, alias):
+        return alias.engine or "the voice's own"

@@ -11,6 +11,14 @@ class SynthesisConfig(AppConfig):
 
         usage.storage_meter_register("synthesis.outputs", stored_bytes)
 
+        from django.db.models.signals import post_migrate
+
+        from synthesis.compat.aliases import aliases_reseed_if_empty
+
+        post_migrate.connect(
+            aliases_reseed_if_empty, sender=self, dispatch_uid="synthesis.aliases_reseed"
+        )
+
         from synthesis.workers.status import cloning_summary
         from voices.selectors import cloning_status_register
 

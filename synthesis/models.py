@@ -39,6 +39,8 @@ class SynthesisJob(models.Model):
     language = models.CharField(max_length=10, default="en")
     output_format = models.CharField(max_length=8, default="mp3")
     sample_rate = models.PositiveIntegerField(default=24_000)
+    # Bits per second the client asked for (mp3, aac, opus); null: the format's default.
+    bitrate = models.PositiveIntegerField(null=True, blank=True)
     params = models.JSONField(default=dict, blank=True)
     status = models.CharField(
         max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True
@@ -263,3 +265,41 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event} → {self.url} ({self.status})"
+
+
+class ModelAlias(models.Model):
+    """A model name that OpenAI or ElevenLabs clients send (`model`, `model_id`), accepted by the
+    compatible APIs (synthesis.compat) and listed by GET /v1/models.
+
+    The voice, not the model, decides which engine speaks; an alias tied to an engine is accepted
+    only for that engine's voices. Edited in the admin; seeded with today's vendor names by
+    migration 0006 (and again into an empty table after a flush, see synthesis.apps).
+    """
+
+    class Surface(models.TextChoices):
+        OPENAI = "openai", "OpenAI (model)"
+        ELEVENLABS = "elevenlabs", "ElevenLabs (model_id)"
+        ANY = "any", "Both"
+
+    name = models.CharField(max_length=100, unique=True)
+    surface = models.CharField(max_length=16, choices=Surface.choices, default=Surface.ANY)
+    # "" is the default: whichever engine built the voice. Otherwise an installed engine's name.
+    engine = models.CharField(
+        max_length=32,
+        blank=True,
+        help_text="Leave empty to speak with the voice's own engine (the usual choice). An "
+        "engine name here accepts this alias only for that engine's voices.",
+    )
+    description = models.CharField(max_length=200, blank=True)
+    enabled = models.BooleanField(
+        default=True, help_text="Disabled aliases are refused and not listed."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["surface", "name"]
+        verbose_name_plural = "model aliases"
+
+    def __str__(self) -> str:
+        return self.name

@@ -358,6 +358,9 @@ SYNTHESIS_STREAM_MAX_CHARACTERS = env.int("SYNTHESIS_STREAM_MAX_CHARACTERS", def
 # How long a stream waits for its first audio before answering 503 (no synthesis worker).
 SYNTHESIS_STREAM_FIRST_TIMEOUT = env.float("SYNTHESIS_STREAM_FIRST_TIMEOUT", default=120.0)
 SYNTHESIS_BATCH_MAX_ITEMS = env.int("SYNTHESIS_BATCH_MAX_ITEMS", default=50)
+# How long POST /v1/voices/add (ElevenLabs' ivc.create) waits for intake and the build, in all,
+# when no consent recording is required: its clients use the voice on the next line.
+COMPAT_VOICE_ADD_WAIT_SECONDS = env.float("COMPAT_VOICE_ADD_WAIT_SECONDS", default=120.0)
 # Largest JSON body the API reads (Django's own default, 2.5 MB): over it, a 413.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2_621_440)
 # Webhooks go to public addresses only unless this is on (services on your own network).
@@ -436,7 +439,7 @@ PERMISSIONS_POLICY_MICROPHONE_VIEWS = ["voices:new", "voices:detail", "voices:sa
 # CORS for browser clients of the API on other origins (django-cors-headers): only these origins
 # ("https://app.example.com"), only the API, with the API key headers.
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
-CORS_URLS_REGEX = r"^/(api|v1)/.*$"
+CORS_URLS_REGEX = r"^/(api|v1|v2)/.*$"
 CORS_ALLOW_HEADERS = [*_cors_default_headers, "xi-api-key", "x-request-id"]
 CORS_EXPOSE_HEADERS = [
     "x-request-id",

@@ -240,7 +240,10 @@ class JobAudio(SynthesisAPIView):
 
 STREAM_RESPONSES = {
     (200, fmt.content_type): OpenApiResponse(
-        OpenApiTypes.BINARY, description=f"{name} audio, sent while it is generated (chunked)."
+        OpenApiTypes.BINARY,
+        description=f"{name} audio, sent while it is generated (chunked)."
+        if fmt.streams
+        else f"{name} audio, sent whole once it is complete, so its header carries the length.",
     )
     for name, fmt in FORMATS.items()
 }

@@ -12,16 +12,13 @@ from rest_framework.views import APIView
 from accounts.api.auth import request_api_key
 from config.api import ApiError
 from config.api import exception_handler as api_exception_handler
+from config.errors import OPENAI_ERROR_TYPES
 from synthesis.api.responses import job_stream_response, quota_headers
 from synthesis.jobs import services
 from synthesis.jobs.checks import voice_sample_rate
 from synthesis.jobs.encoding import EncodeOptions, EncodingError, check_options
 from synthesis.models import SynthesisJob
 from voices.models import Voice
-
-# OpenAI's error `type` by HTTP status (its SDK reads `error.message`, `.type`, `.code`).
-_OPENAI_TYPES = {401: "authentication_error", 403: "permission_error", 404: "not_found_error",
-                 429: "rate_limit_error", 402: "insufficient_quota"}  # fmt: skip
 
 
 def openai_errors(exc, context):
@@ -30,7 +27,10 @@ def openai_errors(exc, context):
     response = api_exception_handler(exc, context)
     if response is not None and isinstance(response.data, dict) and "error" in response.data:
         error = response.data["error"]
-        error.setdefault("type", _OPENAI_TYPES.get(response.status_code, "invalid_request_error"))
+        # OpenAI's error `type` by HTTP status (its SDK reads `error.message/.type/.code`).
+        error.setdefault(
+            "type", OPENAI_ERROR_TYPES.get(response.status_code, "invalid_request_error")
+        )
         error.setdefault("param", None)
     return response
 
@@ -140,6 +140,7 @@ def job_start(
         language=language,
         output_format=options.format.name,
         sample_rate=options.sample_rate_out,
+        bitrate=options.bitrate,  # the stored file matches the streamed one
         params=params,
         stream=True,
         request=request,

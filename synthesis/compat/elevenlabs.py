@@ -20,6 +20,7 @@ from accounts.selectors import plan_for_user
 from accounts.usage import usage_summary
 from config.api import ApiError
 from synthesis.api.responses import job_audio_response
+from synthesis.compat import aliases
 from synthesis.compat import serializers as s
 from synthesis.compat.common import (
     ElevenLabsView,
@@ -37,14 +38,16 @@ from voices.selectors import LANGUAGE_NAMES
 
 DEFAULT_OUTPUT_FORMAT = "mp3_44100_128"
 _OUTPUT_FORMAT = re.compile(r"(?P<codec>[a-z0-9]+)_(?P<rate>\d+)(?:_(?P<kbps>\d+))?")
-_CODECS = ("mp3", "pcm", "wav", "opus")
-_NO_BITRATE = ("pcm", "wav")
+# ulaw/alaw: raw 8 kHz G.711 bytes without a header, as ElevenLabs sends them (Twilio).
+_CODECS = ("mp3", "pcm", "wav", "opus", "ulaw", "alaw")
+_NO_BITRATE = ("pcm", "wav", "ulaw", "alaw")
 TTS_ERROR_CODES = {"voice_settings": "invalid_speed", "seed": "invalid_seed"}
 
 
 def output_format_parse(value: str | None) -> tuple[str, int, int | None]:
-    """ElevenLabs' "codec_rate[_kbps]" (mp3_44100_128, pcm_16000, opus_48000_64, wav_22050)
-    as (format, sample rate, bits per second); the rate and bitrate are checked later."""
+    """ElevenLabs' "codec_rate[_kbps]" (mp3_44100_128, pcm_16000, opus_48000_64, wav_22050,
+    ulaw_8000, alaw_8000) as (format, sample rate, bits per second); the rate and bitrate are
+    checked later (ulaw_16000 is refused there: G.711 is 8 kHz only)."""
     value = (value or DEFAULT_OUTPUT_FORMAT).strip().lower()
     match = _OUTPUT_FORMAT.fullmatch(value)
     if match is None:
@@ -65,15 +68,11 @@ def output_format_parse(value: str | None) -> tuple[str, int, int | None]:
     return codec, int(match["rate"]), int(kbps) * 1000 if kbps else None
 
 
-def model_check(model_id: str | None) -> None:
-    """ElevenLabs' model ids (any eleven_*) and Timbre's; the voice picks the engine."""
-    if not model_id or model_id.startswith("eleven_") or model_id in s.timbre_models():
-        return
-    raise ApiError(
-        code="unsupported_model",
-        message=f"Unknown model_id {model_id!r}; use an eleven_* id or one of: "
-        f"{', '.join(s.timbre_models())}.",
-    )
+def model_check(model_id: str | None, *, voice=None) -> None:
+    """An ElevenLabs alias from the table (synthesis.compat.aliases) or an engine's model id;
+    none given is fine (the voice picks the engine)."""
+    if model_id:
+        aliases.model_check(model_id, surface=aliases.ELEVENLABS, field="model_id", voice=voice)
 
 
 class TextToSpeech(ElevenLabsView):
@@ -89,8 +88,8 @@ class TextToSpeech(ElevenLabsView):
     def post(self, request, voice_id):
         fmt, rate, bitrate = output_format_parse(request.query_params.get("output_format"))
         data = valid(s.TextToSpeechInput, request.data, codes=TTS_ERROR_CODES)
-        model_check(data.get("model_id"))
         voice = voice_selectors.voice_find(user=request.user, reference=voice_id, by_name=False)
+        model_check(data.get("model_id"), voice=voice)
         options = encode_options(voice, fmt=fmt, sample_rate=rate, bitrate=bitrate)
         speed = (data.get("voice_settings") or {}).get("speed")
         job = job_start(
@@ -188,6 +187,31 @@ class UserSubscription(ElevenLabsView):
         return Response(subscription(request.user, request_api_key(request)))
 
 
+class UserDetail(ElevenLabsView):
+    """GET /v1/user (the SDK's user.get): who the key belongs to, with the subscription."""
+
+    required_scope = "usage:read"
+
+    def get(self, request):
+        user, key = request.user, request_api_key(request)
+        return Response(
+            {
+                "user_id": str(user.code),
+                "workspace_id": str(user.code),  # no workspaces here: one per user
+                "subscription": subscription(user, key),
+                "is_new_user": False,
+                "can_use_delayed_payment_methods": False,
+                "is_onboarding_completed": True,
+                "is_onboarding_checklist_completed": True,
+                "first_name": user.display_name or user.first_name or None,
+                "is_api_key_hashed": True,
+                "xi_api_key_preview": f"{key.prefix}..." if key else None,
+                "created_at": int(user.date_joined.timestamp()),
+                "seat_type": "workspace_admin",
+            }
+        )
+
+
 def subscription(user, api_key=None) -> dict:
     plan = plan_for_user(user)
     summary = usage_summary(user=user, api_key=api_key)
@@ -229,24 +253,27 @@ def subscription(user, api_key=None) -> dict:
 
 
 def eleven_models() -> list[dict]:
-    """GET /v1/models for ElevenLabs clients. The eleven_* ids are aliases: the voice decides."""
+    """GET /v1/models for ElevenLabs clients: each engine's model id, then the enabled aliases
+    from the table (the voice decides the engine, unless the alias names one)."""
     languages = [{"language_id": code, "name": name} for code, name in LANGUAGE_NAMES.items()]
+    installed = engines()
+
+    def spoken(engine: str) -> list[dict]:
+        facts = installed.get(engine)
+        codes = facts.languages if facts else ()
+        return [{"language_id": c, "name": LANGUAGE_NAMES.get(c, c)} for c in codes] or languages
+
     models = [
         (
             facts.model_id,
             f"{facts.label} ({'your cloned voices' if facts.clones else 'stock voices'})",
-            [
-                {"language_id": code, "name": LANGUAGE_NAMES.get(code, code)}
-                for code in facts.languages
-            ]
-            or languages,
+            spoken(facts.name),
         )
-        for facts in engines().values()
+        for facts in installed.values()
     ]
     models += [
-        ("eleven_multilingual_v2", "Alias: the voice's own engine", languages),
-        ("eleven_flash_v2_5", "Alias: the voice's own engine", languages),
-        ("eleven_turbo_v2_5", "Alias: the voice's own engine", languages),
+        (alias.name, alias.description or "Alias: the voice's own engine", spoken(alias.engine))
+        for alias in aliases.alias_list(surface=aliases.ELEVENLABS)
     ]
     return [
         {

@@ -2,7 +2,8 @@
 
 Point an OpenAI client at `<site>/v1` with a Timbre API key (scope `tts`) and name one of your
 voices (or a stock voice) as `voice`. Audio is streamed while the worker generates it, always
-at 24 kHz (what OpenAI clients assume, for pcm in particular).
+at 24 kHz (what OpenAI clients assume, for pcm in particular); flac comes whole once the audio
+is complete, so that its header carries the length (synthesis.jobs.encoding.StreamEncoder).
 """
 
 from __future__ import annotations
@@ -12,10 +13,13 @@ import json
 from collections.abc import Iterator
 
 from django.http import StreamingHttpResponse
+from rest_framework import status
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
+from config.api import ApiError
 from synthesis.api.responses import JobAudioStream, quota_headers
+from synthesis.compat import aliases
 from synthesis.compat import serializers as s
 from synthesis.compat.common import (
     ANY_SCOPE_PERMISSIONS,
@@ -51,6 +55,7 @@ class Speech(CompatView):
     def post(self, request):
         data = valid(s.SpeechInput, request.data, codes=SPEECH_ERROR_CODES)
         voice = voice_selectors.voice_find(user=request.user, reference=data["voice"])
+        aliases.model_check(data["model"], surface=aliases.OPENAI, field="model", voice=voice)
         fmt = data["response_format"]
         options = encode_options(voice, fmt=fmt, sample_rate=OUTPUT_SAMPLE_RATE)
         job = job_start(
@@ -122,13 +127,28 @@ class VoiceList(CompatView):
 
 
 class ModelList(CompatView):
-    """GET /v1/models: OpenAI's list shape; ElevenLabs clients (xi-api-key) get theirs."""
+    """GET /v1/models: OpenAI's list shape; ElevenLabs clients (xi-api-key) get theirs.
+    The names are the enabled aliases (synthesis.compat.aliases) and the engines' model ids."""
 
     def get(self, request):
         if request.headers.get("xi-api-key"):
             return Response(eleven_models())
-        models = [
-            {"id": name, "object": "model", "created": MODELS_CREATED, "owned_by": "timbre"}
-            for name in s.speech_models()
-        ]
+        models = [_openai_model(name) for name in aliases.model_names(surface=aliases.OPENAI)]
         return Response({"object": "list", "data": models})
+
+
+class ModelDetail(CompatView):
+    """GET /v1/models/{model} (the SDK's models.retrieve); 404 in OpenAI's shape when unknown."""
+
+    def get(self, request, model):
+        if model not in aliases.model_names(surface=aliases.OPENAI):
+            raise ApiError(
+                code="model_not_found",
+                message=f"The model {model!r} does not exist here; GET /v1/models lists them.",
+                status_code=status.HTTP_404_NOT_FOUND,
+            )
+        return Response(_openai_model(model))
+
+
+def _openai_model(name: str) -> dict:
+    return {"id": name, "object": "model", "created": MODELS_CREATED, "owned_by": "timbre"}

@@ -23,19 +23,7 @@ def _unix(moment) -> int:
 
 
 # --- OpenAI -----------------------------------------------------------------------------------
-# Accepted for compatibility; the voice, not the model, decides which engine speaks.
-OPENAI_MODELS = ("tts-1", "tts-1-hd", "gpt-4o-mini-tts")
-
-
-def timbre_models() -> tuple[str, ...]:
-    """The installed engines' model ids (an engine is chosen as the model)."""
-    return tuple(facts.model_id for facts in engines().values())
-
-
-def speech_models() -> tuple[str, ...]:
-    return (*OPENAI_MODELS, *timbre_models())
-
-
+# Model names are checked by the views against the alias table (synthesis.compat.aliases).
 def engine_model_id(engine: str) -> str | None:
     """The model id a history item reports, by the engine that spoke it."""
     facts = engines().get(engine)
@@ -87,13 +75,6 @@ class SpeechInput(serializers.Serializer):
     stream_format = serializers.ChoiceField(choices=["audio", "sse"], default="audio")
     instructions = serializers.CharField(required=False, allow_blank=True)  # accepted, ignored
 
-    def validate_model(self, value: str) -> str:
-        if value not in speech_models():
-            raise serializers.ValidationError(
-                f"Unknown model {value!r}; use one of: {', '.join(speech_models())}."
-            )
-        return value
-
 
 def openai_voice(voice: Voice) -> dict:
     return {
@@ -134,10 +115,50 @@ class TextToSpeechInput(serializers.Serializer):
     next_text = serializers.CharField(required=False, allow_null=True, allow_blank=True)
 
 
+# ElevenLabs' voice_type and category filters: which listed voices (own or stock) each keeps.
+VOICE_TYPES = {
+    "personal": {"own"},
+    "workspace": {"own"},
+    "non-default": {"own"},
+    "non-community": {"own"},
+    "saved": {"own"},
+    "default": {"stock"},
+    "community": set(),  # no shared voice library here
+}
+VOICE_CATEGORIES = {
+    "premade": {"stock"},
+    "cloned": {"own"},
+    "generated": set(),
+    "professional": set(),
+    "high_quality": set(),
+}
+
+
 class HistoryQuery(serializers.Serializer):
     page_size = serializers.IntegerField(required=False, default=100, min_value=1, max_value=1000)
     start_after_history_item_id = serializers.UUIDField(required=False)
     voice_id = serializers.UUIDField(required=False)
+
+
+class VoiceSearchQuery(serializers.Serializer):
+    """GET /v2/voices. Filters with no counterpart here (fine_tuning_state, collection_id, ...)
+    are accepted and ignored; voice_ids and language, which may repeat, are read by the view."""
+
+    next_page_token = serializers.RegexField(
+        r"^\d{1,9}$",
+        required=False,
+        allow_blank=True,
+        error_messages={"invalid": "Not a next_page_token this server gave."},
+    )
+    page_size = serializers.IntegerField(required=False, default=10, min_value=1, max_value=100)
+    search = serializers.CharField(required=False, allow_blank=True, default="")
+    sort = serializers.ChoiceField(choices=["name", "created_at_unix"], default="name")
+    sort_direction = serializers.ChoiceField(choices=["asc", "desc"], required=False)
+    voice_type = serializers.ChoiceField(choices=list(VOICE_TYPES), required=False)
+    category = serializers.ChoiceField(choices=list(VOICE_CATEGORIES), required=False)
+    gender = serializers.CharField(required=False, allow_blank=True)
+    age = serializers.CharField(required=False, allow_blank=True)
+    accent = serializers.CharField(required=False, allow_blank=True)
 
 
 class VoiceAddInput(serializers.Serializer):
@@ -201,6 +222,16 @@ def eleven_voice(voice: Voice, user) -> dict:
     }
 
 
+# ElevenLabs' defaults for the settings this site accepts but does not use (speed it does use).
+_ELEVEN_SETTINGS = {"stability": 0.5, "similarity_boost": 0.75, "style": 0.0}
+
+
+def eleven_voice_settings(speed: float) -> dict:
+    """A voice's settings as ElevenLabs clients read them. Only `speed` changes the audio here;
+    the rest are ElevenLabs' defaults, accepted and ignored on text to speech."""
+    return {**_ELEVEN_SETTINGS, "use_speaker_boost": True, "speed": speed}
+
+
 _HISTORY_STATE = {
     SynthesisJob.Status.QUEUED: "processing",
     SynthesisJob.Status.RUNNING: "processing",
@@ -208,6 +239,15 @@ _HISTORY_STATE = {
     SynthesisJob.Status.FAILED: "failed",
     SynthesisJob.Status.CANCELLED: "cancelled",
 }
+
+
+def eleven_output_format(job: SynthesisJob) -> str:
+    """ElevenLabs' name for the job's format: codec_rate, with _kbps where the codec has a
+    bitrate (mp3_44100_128; an older job without one: the format's default bitrate)."""
+    audio_format = FORMATS.get(job.output_format)
+    bitrate = job.bitrate or (audio_format.default_bitrate if audio_format else None)
+    name = f"{job.output_format}_{job.sample_rate}"
+    return f"{name}_{bitrate // 1000}" if bitrate else name
 
 
 def history_item(job: SynthesisJob) -> dict:
@@ -229,7 +269,7 @@ def history_item(job: SynthesisJob) -> dict:
         "state": _HISTORY_STATE.get(job.status, job.status),
         "settings": job.params,
         "source": "TTS",
-        "output_format": f"{job.output_format}_{job.sample_rate}",
+        "output_format": eleven_output_format(job),
         "status": job.status,
         "error": job.error or None,
     }

@@ -1,4 +1,4 @@
-"""/v1/: the OpenAI- and ElevenLabs-compatible APIs (see synthesis.compat)."""
+"""/v1/: the OpenAI- and ElevenLabs-compatible APIs (see synthesis.compat); /v2/ in urls_v2."""
 
 from django.urls import path
 
@@ -9,6 +9,7 @@ urlpatterns = [
     path("audio/speech", openai.Speech.as_view(), name="compat-openai-speech"),
     path("audio/voices", openai.VoiceList.as_view(), name="compat-openai-voices"),
     path("models", openai.ModelList.as_view(), name="compat-models"),
+    path("models/<str:model>", openai.ModelDetail.as_view(), name="compat-model"),
     # ElevenLabs
     path(
         "text-to-speech/<str:voice_id>",
@@ -22,10 +23,21 @@ urlpatterns = [
     ),
     path("voices", elevenlabs_voices.VoiceList.as_view(), name="compat-eleven-voices"),
     path("voices/add", elevenlabs_voices.VoiceAdd.as_view(), name="compat-eleven-voice-add"),
+    # Before voices/<voice_id>/...: "settings" is not a voice id.
+    path(
+        "voices/settings/default",
+        elevenlabs_voices.VoiceSettingsDefault.as_view(),
+        name="compat-eleven-voice-settings-default",
+    ),
     path(
         "voices/<str:voice_id>",
         elevenlabs_voices.VoiceDetail.as_view(),
         name="compat-eleven-voice",
+    ),
+    path(
+        "voices/<str:voice_id>/settings",
+        elevenlabs_voices.VoiceSettings.as_view(),
+        name="compat-eleven-voice-settings",
     ),
     path("history", elevenlabs.HistoryList.as_view(), name="compat-eleven-history"),
     path("history/<str:item_id>", elevenlabs.HistoryDetail.as_view(), name="compat-eleven-item"),
@@ -34,6 +46,7 @@ urlpatterns = [
         elevenlabs.HistoryAudio.as_view(),
         name="compat-eleven-item-audio",
     ),
+    path("user", elevenlabs.UserDetail.as_view(), name="compat-eleven-user"),
     path(
         "user/subscription",
         elevenlabs.UserSubscription.as_view(),

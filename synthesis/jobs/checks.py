@@ -6,7 +6,8 @@ languages, sample rate and parameters. Site-wide default parameters
 
 Every refusal is a ServiceError (config.service_errors) whose code the surfaces show:
 empty_text, text_too_long, unsupported_language, unsupported_format, unsupported_sample_rate,
-invalid_parameters, voice_not_ready, voice_not_found (a voice the requester may not use).
+unsupported_bitrate, invalid_parameters, voice_not_ready, voice_not_found (a voice the
+requester may not use).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class CheckedRequest:
     output_format: str
     sample_rate: int
     params: SynthesisParams
+    bitrate: int | None = None  # bits/s the client asked for (None: the format's default)
 
 
 def voice_engine(voice: Voice) -> EngineFacts:
@@ -64,6 +66,7 @@ def request_checked(
     output_format: str = "mp3",
     sample_rate: int | None = None,
     params: dict | None = None,
+    bitrate: int | None = None,
 ) -> CheckedRequest:
     """One request, checked against the voice's engine; defaults filled from the voice."""
     voice_check(owner=owner, voice=voice)
@@ -104,6 +107,8 @@ def request_checked(
             code="unsupported_sample_rate",
             message=str(exc),
         ) from None
+    if bitrate is not None:
+        bitrate = _bitrate_checked(facts, output_format, sample_rate, bitrate)
     try:
         checked = facts.params_checked({**site_default_params(facts), **(params or {})})
     except (TypeError, ValueError) as exc:
@@ -117,7 +122,20 @@ def request_checked(
             code="empty_text",
             message="Text is empty.",
         )
-    return CheckedRequest(text, language, output_format, sample_rate, checked)
+    return CheckedRequest(text, language, output_format, sample_rate, checked, bitrate)
+
+
+def _bitrate_checked(facts: EngineFacts, output_format: str, sample_rate: int, bitrate) -> int:
+    try:
+        options = check_options(
+            fmt=output_format,
+            sample_rate_in=facts.sample_rate,
+            sample_rate_out=sample_rate,
+            bitrate=bitrate,
+        )
+    except EncodingError as exc:
+        raise ServiceError(code="unsupported_bitrate", message=str(exc)) from None
+    return options.bitrate
 
 
 def default_sample_rate(facts: EngineFacts, output_format: str) -> int:

@@ -1,10 +1,12 @@
 """Encoding synthesized float32 mono audio to the formats clients ask for, whole or streaming.
 
-wav and pcm (16-bit little-endian) are written in Python; mp3, Ogg Opus, AAC (ADTS) and FLAC
-by an ffmpeg subprocess that reads raw float samples from a pipe. A whole file is written to a
-temporary file, so that ffmpeg can go back and fill in what only the end knows (the mp3
-Xing/LAME gapless header, FLAC's sample count); a stream goes to a pipe and comes back as it is
-produced. Every failure is an :class:`EncodingError` whose message can be shown to a user.
+wav and pcm (16-bit little-endian) are written in Python; mp3, Ogg Opus, AAC (ADTS), FLAC and
+the telephone codecs (G.711 mu-law and A-law, raw 8 kHz bytes as Twilio takes them) by an ffmpeg
+subprocess that reads raw float samples from a pipe. A whole file is written to a temporary
+file, so that ffmpeg can go back and fill in what only the end knows (the mp3 Xing/LAME gapless
+header, FLAC's sample count); a stream goes to a pipe and comes back as it is produced, except
+FLAC: a FLAC "stream" is written whole once the audio ends (see :class:`StreamEncoder`). Every
+failure is an :class:`EncodingError` whose message can be shown to a user.
 """
 
 import dataclasses
@@ -56,11 +58,16 @@ class AudioFormat:
     sample_rates: frozenset[int] | None = None  # None: any rate in [MIN, MAX]_SAMPLE_RATE
     default_bitrate: int | None = None  # None: the format has no bitrate option
     stream_args: tuple[str, ...] = ()  # extra muxer options when writing to a pipe
+    # False: the header must hold the length (FLAC's total-samples field; a piped FLAC says 0,
+    # which ffprobe reads as "no duration" and soundfile refuses), so a stream of this format
+    # is written whole once the audio ends instead of piece by piece.
+    streams: bool = True
 
 
 _MP3_RATES = frozenset({8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000})
 _AAC_RATES = _MP3_RATES | {64000, 88200, 96000}
 _OPUS_RATES = frozenset({8000, 12000, 16000, 24000, 48000})
+_TELEPHONE_RATES = frozenset({8000})  # G.711 is defined at 8 kHz only
 
 FORMATS = MappingProxyType(
     {
@@ -81,10 +88,22 @@ FORMATS = MappingProxyType(
             "aac", "audio/aac", "aac", ("-c:a", "aac", "-f", "adts"), _AAC_RATES, 64_000
         ),
         "flac": AudioFormat(
-            "flac", "audio/flac", "flac", ("-c:a", "flac", "-sample_fmt", "s16", "-f", "flac")
+            "flac",
+            "audio/flac",
+            "flac",
+            ("-c:a", "flac", "-sample_fmt", "s16", "-f", "flac"),
+            streams=False,
         ),
         "wav": AudioFormat("wav", "audio/wav", "wav"),
         "pcm": AudioFormat("pcm", "audio/pcm", "pcm"),
+        # Raw G.711 bytes, no header (what ElevenLabs' ulaw_8000 / alaw_8000 answer and Twilio
+        # media streams carry); ffmpeg reads them back with -f mulaw / -f alaw -ar 8000.
+        "ulaw": AudioFormat(
+            "ulaw", "audio/basic", "ul", ("-c:a", "pcm_mulaw", "-f", "mulaw"), _TELEPHONE_RATES
+        ),
+        "alaw": AudioFormat(
+            "alaw", "audio/x-alaw-basic", "al", ("-c:a", "pcm_alaw", "-f", "alaw"), _TELEPHONE_RATES
+        ),
     }
 )
 
@@ -162,7 +181,8 @@ def check_options(
     """Validate a format request; raise EncodingError with a message a user can act on.
 
     ``sample_rate_out`` defaults to ``sample_rate_in``; ``bitrate`` (bits/s as int, or "64k")
-    applies to mp3, aac and opus only. Opus accepts only 8, 12, 16, 24 and 48 kHz.
+    applies to mp3, aac and opus only. Opus accepts only 8, 12, 16, 24 and 48 kHz; ulaw and
+    alaw (G.711) only 8 kHz.
     """
     audio_format = FORMATS.get(str(fmt).lower())
     if audio_format is None:
@@ -314,7 +334,8 @@ def encode(
 ) -> bytes:
     """Encode mono float audio (values in [-1, 1]) to a complete file in ``fmt``.
 
-    Formats: mp3, opus (Ogg), aac (ADTS), flac, wav (16-bit), pcm (raw s16le, no header).
+    Formats: mp3, opus (Ogg), aac (ADTS), flac, wav (16-bit), pcm (raw s16le, no header),
+    ulaw and alaw (raw 8 kHz G.711 bytes, no header).
     Resamples to ``sample_rate_out`` when given. mp3 and aac decoders may add up to ~50 ms of
     encoder delay/padding (ADTS cannot say how much; the mp3 file carries a gapless header).
     Raises EncodingError for bad options, bad audio, a missing ffmpeg or an ffmpeg failure.
@@ -463,14 +484,58 @@ class _FfmpegPipe:
         raise EncodingError(message)
 
 
+class _WholeFile:
+    """For formats that cannot stream (``AudioFormat.streams`` False): the samples wait in a
+    temporary file, and ``close()`` encodes them whole, so the header carries the length."""
+
+    def __init__(self, options: EncodeOptions) -> None:
+        self._options = options
+        self._dir = tempfile.TemporaryDirectory(prefix="timbre-stream-")  # cleans up when lost
+        self._raw_path = Path(self._dir.name) / "audio.f32"
+        self._raw = self._raw_path.open("wb")  # closed by close() / kill()
+
+    def feed(self, data: memoryview) -> bytes:
+        try:
+            self._raw.write(data)
+        except OSError as error:
+            self.kill()
+            raise EncodingError(
+                f"Could not keep the {self._options.format.name} audio until it ends ({error})."
+            ) from error
+        return b""
+
+    def close(self) -> bytes:
+        self._raw.close()
+        options = self._options
+        out_path = Path(self._dir.name) / f"audio.{options.format.extension}"
+        try:
+            encode_raw_file(
+                self._raw_path,
+                out_path,
+                sample_rate_in=options.sample_rate_in,
+                fmt=options.format.name,
+                sample_rate_out=options.sample_rate_out,
+                bitrate=options.bitrate,
+            )
+            return out_path.read_bytes()
+        finally:
+            self.kill()
+
+    def kill(self) -> None:
+        self._raw.close()
+        self._dir.cleanup()
+
+
 class StreamEncoder:
     """Encode audio incrementally: ``feed()`` samples as they are generated, ``close()`` at the end.
 
     Each call returns the encoded bytes that are ready, so an HTTP response can send them at
-    once. One ffmpeg process (for mp3, opus, aac, flac, or resampled pcm/wav) runs for the whole
-    stream. wav streams start with a header whose sizes say "unknown" (0xFFFFFFFF). Codecs
-    hold back a frame or two, which ``close()`` returns. Use it as a context manager, or call
-    ``abort()`` if the listener goes away, so ffmpeg never outlives the request.
+    once. One ffmpeg process (for mp3, opus, aac, ulaw, alaw, or resampled pcm/wav) runs for
+    the whole stream. wav streams start with a header whose sizes say "unknown" (0xFFFFFFFF).
+    Codecs hold back a frame or two, which ``close()`` returns. FLAC does not stream: its
+    header must carry the sample count, so ``feed()`` returns nothing and ``close()`` returns
+    the whole file. Use it as a context manager, or call ``abort()`` if the listener goes away,
+    so ffmpeg never outlives the request.
     """
 
     def __init__(
@@ -489,8 +554,10 @@ class StreamEncoder:
         self.extension = self.options.format.extension
         self._header_pending = self.options.format.name == "wav"
         self._closed = False
-        self._ffmpeg = None
-        if self.options.needs_ffmpeg:
+        self._ffmpeg: _FfmpegPipe | _WholeFile | None = None
+        if not self.options.format.streams:
+            self._ffmpeg = _WholeFile(self.options)
+        elif self.options.needs_ffmpeg:
             command = ffmpeg_command(self.options, output="pipe:1", streaming=True)
             self._ffmpeg = _FfmpegPipe(
                 command, what=self.options.format.name, stall_timeout=stall_timeout

@@ -108,6 +108,7 @@ def render_job(job: SynthesisJob, *, progress: Callable[[int], bool]) -> tuple[s
             sample_rate_in=engine.sample_rate,
             fmt=job.output_format,
             sample_rate_out=job.sample_rate,
+            bitrate=job.bitrate,
         )
         with out_path.open("rb") as out:
             job.audio.save(out_path.name, File(out), save=False)

@@ -47,6 +47,7 @@ def job_create(
     webhook_url: str = "",
     store: bool = True,
     idempotency_key: str = "",
+    bitrate: int | None = None,
 ) -> SynthesisJob:
     """Accept a synthesis request, charge it and queue it once the transaction commits.
 
@@ -55,13 +56,15 @@ def job_create(
     generated (read it with `synthesis.jobs.streaming.stream_encoded`). `api_key` (the request's
     key, if any) is charged against its monthly_character_cap and named in the audit log.
     `webhook_url` gets a signed POST when the job succeeds or fails; `store=False` deletes the
-    audio after its first complete download.
+    audio after its first complete download. `bitrate` (bits/s, mp3/aac/opus) is kept on the
+    job and used for its stored file; None: the format's default.
 
     Raises ServiceError with a code for bad input (empty_text, text_too_long,
-    unsupported_language, unsupported_format, unsupported_sample_rate, invalid_parameters,
-    voice_not_ready, invalid_webhook_url); accounts.usage.QuotaExceeded (a ServiceError: 402
-    quota_exceeded / key_quota_exceeded / storage_exceeded, 429 concurrent_jobs_exceeded),
-    audited as accounts.quota.refused; ServiceError 409 idempotency_key_reused.
+    unsupported_language, unsupported_format, unsupported_sample_rate, unsupported_bitrate,
+    invalid_parameters, voice_not_ready, invalid_webhook_url); accounts.usage.QuotaExceeded (a
+    ServiceError: 402 quota_exceeded / key_quota_exceeded / storage_exceeded, 429
+    concurrent_jobs_exceeded), audited as accounts.quota.refused; ServiceError 409
+    idempotency_key_reused.
 
     With an `idempotency_key` a repeated request returns the job the first one made, charged
     once; that job has `idempotent_replay = True` (a new job has it False).
@@ -74,6 +77,7 @@ def job_create(
         output_format=output_format,
         sample_rate=sample_rate,
         params=params,
+        bitrate=bitrate,
     )
     if webhook_url:
         webhook_url = webhook_url_check(webhook_url)
@@ -91,6 +95,8 @@ def job_create(
         "store": store,
         "api_key": api_key,
     }
+    if checked.bitrate is not None:  # only when asked, so earlier requests' fingerprints hold
+        fields["bitrate"] = checked.bitrate
     if idempotency_key:
         fields["idempotency_key"] = idempotency_key
         fields["request_fingerprint"] = request_fingerprint(

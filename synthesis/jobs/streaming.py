@@ -138,7 +138,8 @@ def stream_encoded(
     """Encoded audio of a streamed job as the worker produces it (for a streaming response).
 
     The first piece is awaited before anything is yielded, so a caller can turn an early
-    StreamFailed / StreamTimeout into a proper error response by calling `next()` first.
+    StreamFailed / StreamTimeout into a proper error response by calling `next()` first. FLAC
+    yields once, the whole file after the last piece, so that its header carries the length.
     """
     from synthesis.jobs.encoding import StreamEncoder
 

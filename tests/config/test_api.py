@@ -79,7 +79,9 @@ def test_every_non_400_service_code_has_its_status_in_the_one_table():
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("path", ["/api/v1/nope", "/api/nope", "/v1/nope", "/v1/voices/x/y/z"])
+@pytest.mark.parametrize(
+    "path", ["/api/v1/nope", "/api/nope", "/v1/nope", "/v1/voices/x/y/z", "/v2/nope"]
+)
 @pytest.mark.parametrize("debug", [False, True])
 def test_unknown_api_routes_answer_json_even_with_debug_on(client, settings, path, debug):
     """With DEBUG on, Django would answer its HTML page listing every URL pattern."""
@@ -89,6 +91,9 @@ def test_unknown_api_routes_answer_json_even_with_debug_on(client, settings, pat
     assert response["Content-Type"] == "application/json"
     assert response.json()["error"]["code"] == "not_found"
     assert b"URLconf" not in response.content
+    # The compatible APIs add the vendors' fields (tests/synthesis/compat/test_routes_errors.py).
+    compat = path.startswith(("/v1/", "/v2/"))
+    assert ("detail" in response.json()) is compat
 
 
 @pytest.mark.django_db
@@ -112,6 +117,7 @@ def test_a_plain_django_405_under_the_api_gets_the_error_shape(rf):
     body = json.loads(response.content)
     assert body["error"]["code"] == "method_not_allowed"
     assert body["error"]["details"]["allowed"] == ["GET", "HEAD"]
+    assert body["detail"]["status"] == "method_not_allowed"  # ElevenLabs' shape too on /v1/
     page = ApiErrorShapeMiddleware(lambda request: HttpResponseNotAllowed(["GET"]))(
         rf.delete("/voices/")
     )

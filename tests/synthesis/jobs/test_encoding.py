@@ -118,6 +118,8 @@ def test_format_table():
         "flac": ("audio/flac", "flac"),
         "wav": ("audio/wav", "wav"),
         "pcm": ("audio/pcm", "pcm"),
+        "ulaw": ("audio/basic", "ul"),
+        "alaw": ("audio/x-alaw-basic", "al"),
     }
 
 
@@ -347,7 +349,8 @@ def test_stream_decodes_to_the_same_audio_as_the_whole_file(fmt):
     assert _dominant_frequency(streamed, SR) == pytest.approx(440, abs=2)
 
 
-@pytest.mark.parametrize("fmt", ALL_FORMATS)
+# FLAC is written whole at close() (its header holds the length): test_encoding_flac_stream.py.
+@pytest.mark.parametrize("fmt", [fmt for fmt in ALL_FORMATS if fmt != "flac"])
 def test_stream_sends_bytes_before_close(fmt):
     pieces, tail = _stream(fmt, _sine(4.0), piece_seconds=0.2)
     before_close = sum(len(piece) for piece in pieces)
