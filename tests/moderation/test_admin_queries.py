@@ -14,7 +14,13 @@ from django.utils import timezone
 
 from accounts import services as account_services
 from accounts.models import CharacterUsage, Plan, User, UserAPIKey
-from synthesis.models import EngineStatusRecord, SynthesisBatch, SynthesisJob, WebhookDelivery
+from synthesis.models import (
+    EngineStatusRecord,
+    ModelAlias,
+    SynthesisBatch,
+    SynthesisJob,
+    WebhookDelivery,
+)
 from tests.factories import UserFactory
 from voices.models import Consent, Flag, Sample, Voice
 
@@ -105,6 +111,10 @@ def make_batch():
     _batch()
 
 
+def make_alias():
+    ModelAlias.objects.create(name=f"alias-{next(_n)}", surface=ModelAlias.Surface.OPENAI)
+
+
 def make_delivery():
     batch = _batch()
     job = _job(owner=batch.owner, batch=batch)
@@ -130,6 +140,7 @@ CHANGELISTS = {
     EngineStatusRecord: make_engine_status,
     SynthesisBatch: make_batch,
     WebhookDelivery: make_delivery,
+    ModelAlias: make_alias,
 }
 
 
