@@ -57,6 +57,8 @@ app.conf.update(
             "synthesis.tasks.*": {"queue": "synthesis"},
             "voices.tasks.sample_*": {"queue": "audio"},
             "voices.tasks.voice_*": {"queue": "synthesis"},
+            # "Was this made here?" decodes an untrusted upload: audio workers only.
+            "provenance.tasks.*": {"queue": "audio"},
             # Webhooks, batch zips, retention and outbox sweeps need no engine.
             "synthesis.housekeeping.*": {"queue": "default"},
         },

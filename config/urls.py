@@ -8,6 +8,7 @@ from drf_spectacular.views import (
 
 from config import errors
 from config.security import docs_csp, secure_admin_login
+from provenance.urls import api_urlpatterns as provenance_api
 
 # Admin signs in through allauth's login (and its two-factor step), never around it.
 admin.site.login = secure_admin_login(admin.site.login)
@@ -16,6 +17,7 @@ api_v1 = [
     path("", include("accounts.api.urls")),
     path("", include("voices.api.urls")),
     path("", include("synthesis.api.urls")),
+    path("", include(provenance_api)),
 ]
 
 # The split view serves its start-up script as a separate file (?script): no inline script.
@@ -31,6 +33,7 @@ urlpatterns = [
     path("api/docs/", docs_csp(swagger_ui), name="swagger-ui"),
     path("api/redoc/", docs_csp(SpectacularRedocView.as_view(url_name="schema")), name="redoc"),
     path("voices/", include("voices.urls")),
+    path("", include("provenance.urls")),
     path("v1/", include("synthesis.compat.urls")),
     path("v2/", include("synthesis.compat.urls_v2")),
     path("", include("synthesis.pages.urls")),

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs the system packages Timbre needs, when we are root; otherwise prints the command.
-#   run:  ffmpeg (probing and transcoding audio; torchcodec loads its libraries)
+#   run:  ffmpeg (probing and transcoding audio; torchcodec loads its libraries) and
+#         libchromaprint-tools (fpcalc: the generation registry's fingerprints)
 #   test: also espeak-ng and sox (speech test corpus), chromium (browser tests), docker-compose
 #         (validates deploy/docker-compose.yml without an engine), nginx-light (the tests run the
 #         deploy/nginx site on a port of their own) and shellcheck (the backup scripts)
 set -euo pipefail
-want=(ffmpeg)
+want=(ffmpeg libchromaprint-tools)
 [ "${1:-run}" = test ] && want+=(espeak-ng sox chromium docker-compose nginx-light shellcheck)
 missing=()
 for pkg in "${want[@]}"; do

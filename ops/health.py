@@ -20,6 +20,7 @@ from django.core.files.storage import default_storage
 from django.db import connection
 from kombu import Connection
 
+from provenance.credentials import provenance_state
 from synthesis.workers.status import live_ready_records, live_records, worker_stale_seconds
 
 PROBE_BYTES = b"timbre readiness probe"
@@ -104,7 +105,11 @@ def check_workers() -> dict:
             f"{worker_stale_seconds():g} s.",
             unavailable,
         )
-    return {"engines": sorted({engine for engine, _ in records}), "workers": len(records)}
+    return {
+        "engines": sorted({engine for engine, _ in records}),
+        "workers": len(records),
+        "provenance": provenance_state(),
+    }
 
 
 CHECKS: dict[str, Callable[[], dict]] = {

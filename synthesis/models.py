@@ -11,6 +11,10 @@ def job_audio_path(job: "SynthesisJob", filename: str) -> str:
     return f"synthesis/{job.owner.code}/{job.code}.{ext}"
 
 
+def job_timings_path(job: "SynthesisJob", filename: str) -> str:
+    return f"synthesis/{job.owner.code}/{job.code}.timings.json"
+
+
 class SynthesisJob(models.Model):
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
@@ -48,6 +52,10 @@ class SynthesisJob(models.Model):
     cancel_requested = models.BooleanField(default=False)
     # Streamed jobs also push audio to the web process while it is generated (see streaming).
     stream = models.BooleanField(default=False)
+    # Character and word timings were asked for: the worker stores them (synthesis.jobs.alignment)
+    # as a JSON file beside the audio, and streams push them after each chunk's audio.
+    timestamps = models.BooleanField(default=False)
+    timings = models.FileField(upload_to=job_timings_path, blank=True, max_length=255)
     progress = models.FloatField(default=0.0)
     chunks_done = models.PositiveIntegerField(default=0)
     chunks_total = models.PositiveIntegerField(default=0)

@@ -31,6 +31,10 @@ SYNTHESIS = [
     ("delete", "/api/v1/synthesis/{job}", W, 204),
     ("post", "/api/v1/synthesis/{queued}/cancel", W, 200),
     ("get", "/api/v1/synthesis/{job}/audio", R, 200),
+    ("get", "/api/v1/synthesis/{job}/timings", R, 200),
+    ("get", "/api/v1/synthesis/{job}/captions", R, 200),
+    ("get", "/api/v1/synthesis/{job}/captions.vtt", R, 200),
+    ("get", "/api/v1/synthesis/{job}/captions.srt", R, 200),
     ("get", "/api/v1/synthesis/batch", R, 200),
     ("post", "/api/v1/synthesis/batch", W, 202),
     ("get", "/api/v1/synthesis/batch/{batch}", R, 200),
@@ -56,7 +60,9 @@ VOICES = [
     ("get", "/api/v1/languages", "voices:read", 200),
 ]
 ACCOUNTS = [("get", "/api/v1/me", None, 200)]
-ENDPOINTS = SYNTHESIS + VOICES + ACCOUNTS
+# Any key may check a file; no file is a 400 (tests/provenance send real uploads).
+PROVENANCE = [("post", "/api/v1/provenance/detect", None, 400)]
+ENDPOINTS = SYNTHESIS + VOICES + ACCOUNTS + PROVENANCE
 OBJECT_ENDPOINTS = [e for e in ENDPOINTS if "{" in e[1]]
 SCOPED = [e for e in ENDPOINTS if e[2]]
 

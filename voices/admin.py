@@ -4,11 +4,15 @@ Every moderation action goes through voices.services (audited); the moderation f
 read-only in the change forms for the same reason.
 """
 
+from django import forms
+from django.conf import settings
 from django.contrib import admin
 
 from accounts.admin_forms import NoteForm, ReasonForm, action_with_form, apply_each
+from audit.models import AuditEvent
 from voices import services
-from voices.models import Consent, Flag, Sample, Voice
+from voices.models import Consent, Flag, ProtectedVoice, Sample, Voice
+from voices.services import protected as protected_services
 
 
 class ConsentInline(admin.StackedInline):
@@ -214,7 +218,31 @@ class SampleAdmin(admin.ModelAdmin):
         "error_message",
         "created_at",
         "processed_at",
+        "protected_voice_check",
     )
+
+    @admin.display(description="Protected-voice check")
+    def protected_voice_check(self, sample):
+        """The closest protected voice at intake, with score and threshold (from the audit log:
+        never part of the owner's quality report)."""
+        event = (
+            AuditEvent.objects.filter(
+                target_type="voices.sample",
+                target_id=str(sample.code),
+                action__in=("voices.sample.processed", "voices.sample.protected_voice"),
+            )
+            .order_by("-seq")
+            .first()
+        )
+        data = (event.data or {}) if event is not None else {}
+        hit = data.get("protected_voice") if event and "score" not in data else data
+        if not hit or "score" not in hit:
+            return "Not compared (no active protected voice at intake)."
+        verdict = "refused" if event.action == "voices.sample.protected_voice" else "passed"
+        return (
+            f"{verdict}: closest {hit.get('protected_name')!r}, similarity {hit['score']:.3f} "
+            f"(threshold {hit['threshold']:.2f})"
+        )
 
 
 @admin.register(Consent)
@@ -230,3 +258,136 @@ class ConsentAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", MultipleFileInput())
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        single = super().clean
+        if isinstance(data, (list, tuple)) and data:
+            return [single(item, initial) for item in data]
+        cleaned = single(data or None, initial)  # nothing uploaded: "This field is required."
+        return [cleaned] if cleaned else []
+
+
+class ProtectedVoiceAddForm(forms.ModelForm):
+    sample_files = MultipleFileField(
+        label="Samples",
+        help_text=(
+            f"One to {protected_services.MAX_SAMPLES} recordings of the voice, at least a few "
+            "seconds of speech each; an audio worker embeds them (status turns Ready)."
+        ),
+    )
+
+    class Meta:
+        model = ProtectedVoice
+        fields = ("name", "note")
+
+    def clean_sample_files(self):
+        files = self.cleaned_data["sample_files"]
+        if len(files) > protected_services.MAX_SAMPLES:
+            raise forms.ValidationError(f"Upload at most {protected_services.MAX_SAMPLES} files.")
+        return files
+
+
+@admin.register(ProtectedVoice)
+class ProtectedVoiceAdmin(admin.ModelAdmin):
+    """People who must not be cloned. Adding one queues the embedding of its samples; samples and
+    consent recordings at or above PROTECTED_VOICE_THRESHOLD are refused and flagged."""
+
+    list_display = ("name", "status", "active", "sample_count", "created_by", "created_at")
+    list_filter = ("active", "status")
+    search_fields = ("name", "code", "note")
+    list_select_related = ("created_by",)
+    readonly_fields = (
+        "code",
+        "name",
+        "note",
+        "status",
+        "error",
+        "active",
+        "threshold",
+        "samples",
+        "created_by",
+        "created_at",
+        "embedded_at",
+        "dispatched_at",
+    )
+    actions = ["activate", "deactivate", "embed_again"]
+
+    @admin.display(description="Samples")
+    def sample_count(self, protected):
+        return len(protected.samples or [])
+
+    @admin.display(description="Refusal threshold")
+    def threshold(self, protected):
+        return f"{settings.PROTECTED_VOICE_THRESHOLD:.2f} (setting PROTECTED_VOICE_THRESHOLD)"
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is None:
+            kwargs["form"] = ProtectedVoiceAddForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_fields(self, request, obj=None):
+        return ("name", "note", "sample_files") if obj is None else self.readonly_fields
+
+    def get_readonly_fields(self, request, obj=None):
+        return () if obj is None else self.readonly_fields
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return
+        created = protected_services.protected_voice_create(
+            name=form.cleaned_data["name"],
+            note=form.cleaned_data.get("note", ""),
+            uploads=form.cleaned_data["sample_files"],
+            admin_user=request.user,
+            request=request,
+        )
+        obj.pk, obj.code, obj.samples = created.pk, created.code, created.samples
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # deactivate instead: the record of who was protected stays
+
+    @admin.action(description="Activate: refuse samples that sound like these voices")
+    def activate(self, request, queryset):
+        apply_each(
+            self,
+            request,
+            queryset,
+            lambda protected: protected_services.protected_voice_set_active(
+                protected=protected, active=True, admin_user=request.user, request=request
+            ),
+            "{n} protected voice(s) active.",
+        )
+
+    @admin.action(description="Deactivate: stop comparing samples with these voices")
+    def deactivate(self, request, queryset):
+        apply_each(
+            self,
+            request,
+            queryset,
+            lambda protected: protected_services.protected_voice_set_active(
+                protected=protected, active=False, admin_user=request.user, request=request
+            ),
+            "{n} protected voice(s) inactive.",
+        )
+
+    @admin.action(description="Embed again (a failed one, or one still pending)")
+    def embed_again(self, request, queryset):
+        apply_each(
+            self,
+            request,
+            queryset,
+            lambda protected: protected_services.protected_voice_embed_retry(
+                protected=protected, admin_user=request.user, request=request
+            ),
+            "{n} protected voice(s) queued for embedding.",
+        )

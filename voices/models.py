@@ -238,3 +238,43 @@ class Flag(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} ({self.status})"
+
+
+class ProtectedVoice(models.Model):
+    """A person who must not be cloned: admins upload samples of their voice, an audio worker
+    turns them into one speaker embedding, and every new sample and consent recording whose
+    embedding comes within PROTECTED_VOICE_THRESHOLD of an active one is refused and flagged
+    (voices.services.protected)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Computing the embedding"
+        READY = "ready", "Ready"
+        FAILED = "failed", "Failed"
+
+    code = models.UUIDField(default=uuid.uuid4, editable=False, unique=True)
+    name = models.CharField(max_length=200)
+    note = models.TextField(blank=True, help_text="Why this voice is protected (admins only).")
+    # Storage names of the uploaded samples (generated names; raw bytes as uploaded).
+    samples = models.JSONField(default=list, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    error = models.TextField(blank=True)
+    # The mean resemblyzer embedding of the samples: 256 float32, little-endian, unit length.
+    # Raw bytes, never a pickle.
+    embedding = models.BinaryField(null=True, blank=True)
+    active = models.BooleanField(default=True, db_index=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    embedded_at = models.DateTimeField(null=True, blank=True)
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return self.name

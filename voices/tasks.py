@@ -9,7 +9,7 @@ hence its name); "voices.tasks.voice_*" runs on the `synthesis` queue, where the
 from celery import shared_task
 
 from voices import services
-from voices.services import conditioning
+from voices.services import conditioning, protected
 
 
 @shared_task(name="voices.tasks.sample_intake")
@@ -20,6 +20,12 @@ def sample_intake(sample_id: int) -> None:
 @shared_task(name="voices.tasks.sample_consent_verify")
 def sample_consent_verify(consent_id: int) -> None:
     services.consent_verify_run(consent_id=consent_id)
+
+
+# "sample_" routes it to the audio queue: the admin's samples are decoded like anyone's.
+@shared_task(name="voices.tasks.sample_protected_voice_embed")
+def sample_protected_voice_embed(protected_id: int) -> None:
+    protected.protected_voice_embed_run(protected_id=protected_id)
 
 
 @shared_task(name="voices.tasks.voice_conditioning_compute")

@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "audit",
     "accounts",
     "voices",
+    "provenance",
     "synthesis",
 ]
 
@@ -331,6 +332,9 @@ VOICE_BUILD_MAX_SECONDS = env.int("VOICE_BUILD_MAX_SECONDS", default=24 * 3600)
 VOICES_CONSENT_RECORDING_REQUIRED = env.bool("VOICES_CONSENT_RECORDING_REQUIRED", default=True)
 # Cosine similarity (resemblyzer) the consent recording must reach against the samples.
 VOICES_SPEAKER_MATCH_THRESHOLD = env.float("VOICES_SPEAKER_MATCH_THRESHOLD", default=0.75)
+# A new sample or consent recording whose speaker embedding is at least this similar (cosine,
+# resemblyzer) to an active protected voice is refused and flagged (voices.services.protected).
+PROTECTED_VOICE_THRESHOLD = env.float("PROTECTED_VOICE_THRESHOLD", default=0.80)
 VOICES_CONSENT_PHRASE_TTL_SECONDS = env.int("VOICES_CONSENT_PHRASE_TTL_SECONDS", default=900)
 VOICES_CONSENT_MIN_SPEECH_SECONDS = env.float("VOICES_CONSENT_MIN_SPEECH_SECONDS", default=3.0)
 VOICES_SAMPLE_MIN_SPEECH_SECONDS = env.float("VOICES_SAMPLE_MIN_SPEECH_SECONDS", default=6.0)
@@ -340,6 +344,32 @@ VOICES_SAMPLE_DENOISE = env.bool("VOICES_SAMPLE_DENOISE", default=False)
 # installed engine that clones.
 VOICES_CLONING_ENGINE = env.str("VOICES_CLONING_ENGINE", default="")
 VOICES_MAX_SAMPLES_PER_VOICE = env.int("VOICES_MAX_SAMPLES_PER_VOICE", default=10)
+
+# --- Provenance -----------------------------------------------------------------------------
+# Every output carries resemble-perth's inaudible watermark (applied in the synthesis worker;
+# engines that mark their own output are not marked twice). Off only for the whole deployment.
+PROVENANCE_WATERMARK = env.bool("PROVENANCE_WATERMARK", default=True)
+# Perth's detector answers a confidence in 0..1; at or above this, a file counts as watermarked.
+PROVENANCE_WATERMARK_THRESHOLD = env.float("PROVENANCE_WATERMARK_THRESHOLD", default=0.5)
+# Content credentials (C2PA) signed into wav, mp3 and flac outputs: a PEM private key and its
+# PEM certificate chain (signing certificate first). Files that do not exist: outputs are
+# unsigned (not an error). `manage.py provenance_keys` writes an untrusted trial pair to the
+# default paths.
+_C2PA_DIR = DATA_DIR / "c2pa"
+PROVENANCE_C2PA_KEY = env.str("PROVENANCE_C2PA_KEY", default=str(_C2PA_DIR / "signer-key.pem"))
+PROVENANCE_C2PA_CERT = env.str("PROVENANCE_C2PA_CERT", default=str(_C2PA_DIR / "signer-chain.pem"))
+PROVENANCE_C2PA_ALG = env.choice("PROVENANCE_C2PA_ALG", choices=["es256", "ps256"], default="es256")
+# Root certificates (PEM file) the detector trusts when it reads credentials (default: the trial
+# root provenance_keys writes); otherwise a valid manifest reads "Valid", not "Trusted".
+PROVENANCE_C2PA_TRUST_ANCHORS = env.str(
+    "PROVENANCE_C2PA_TRUST_ANCHORS", default=str(_C2PA_DIR / "trial-root.pem")
+)
+# POST /api/v1/provenance/detect and /provenance/check/ wait this long for an audio worker.
+PROVENANCE_DETECT_WAIT_SECONDS = env.float("PROVENANCE_DETECT_WAIT_SECONDS", default=60.0)
+# Longest file the detector takes; the same limit as a voice sample unless set.
+PROVENANCE_DETECT_MAX_SECONDS = env.float(
+    "PROVENANCE_DETECT_MAX_SECONDS", default=VOICES_SAMPLE_MAX_SECONDS
+)
 
 # --- Stock voices ---------------------------------------------------------------------------
 # Extra Piper voices (X.onnx + X.onnx.json) beside the bundled en_US-joe-medium voice.
@@ -357,6 +387,8 @@ SYNTHESIS_DEFAULT_PARAMS = env.json("SYNTHESIS_DEFAULT_PARAMS", default={})
 SYNTHESIS_STREAM_MAX_CHARACTERS = env.int("SYNTHESIS_STREAM_MAX_CHARACTERS", default=5_000)
 # How long a stream waits for its first audio before answering 503 (no synthesis worker).
 SYNTHESIS_STREAM_FIRST_TIMEOUT = env.float("SYNTHESIS_STREAM_FIRST_TIMEOUT", default=120.0)
+# Most text one WebSocket stream-input connection takes in all (synthesis.compat.stream_input).
+STREAM_INPUT_MAX_CHARACTERS = env.int("STREAM_INPUT_MAX_CHARACTERS", default=100_000)
 SYNTHESIS_BATCH_MAX_ITEMS = env.int("SYNTHESIS_BATCH_MAX_ITEMS", default=50)
 # How long POST /v1/voices/add (ElevenLabs' ivc.create) waits for intake and the build, in all,
 # when no consent recording is required: its clients use the voice on the next line.
@@ -375,6 +407,8 @@ RATE_LIMIT_API = env.str("RATE_LIMIT_API", default="120/m")  # per user, all key
 RATE_LIMIT_API_KEY = env.str("RATE_LIMIT_API_KEY", default="120/m")  # per API key
 RATE_LIMIT_LOGIN = env.str("RATE_LIMIT_LOGIN", default="10/m")  # login POSTs per client IP
 RATE_LIMIT_SIGNUP = env.str("RATE_LIMIT_SIGNUP", default="10/m")  # signup POSTs per client IP
+# Checks on the public /provenance/check/ page, per client IP.
+RATE_LIMIT_PROVENANCE_CHECK = env.str("RATE_LIMIT_PROVENANCE_CHECK", default="10/m")
 RATELIMIT_ENABLE = env.bool("RATELIMIT_ENABLE", default=True)
 # A cache outage must not lock every user out; limits resume when the cache is back.
 RATELIMIT_FAIL_OPEN = True

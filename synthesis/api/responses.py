@@ -9,10 +9,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 
+from asgiref.sync import async_to_sync, sync_to_async
 from django.conf import settings
+from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpResponseBase, StreamingHttpResponse
 from rest_framework import status
 from rest_framework.response import Response
@@ -105,47 +108,55 @@ def job_audio_response(request, job: SynthesisJob, *, api_key=None) -> HttpRespo
 
 
 # --- streaming ---------------------------------------------------------------------------------
-class JobAudioStream:
-    """The encoded audio of a stream job as a response body.
+class _JobStream:
+    """The encoded audio of a stream job as a response body (with its alignment events as dicts
+    when `events=True`, for bodies that carry timings).
 
     `open()` waits for the first piece, so a failure before any audio is sent becomes a JSON
     error; after that a failure can only end the body early. A client that goes away cancels
     the job (refunding it), so no worker keeps generating for nobody.
     """
 
-    def __init__(self, job: SynthesisJob, user, *, fmt, sample_rate_in, sample_rate_out, bitrate):
-        self.job, self.user = job, user
+    is_async = False
+
+    def __init__(
+        self,
+        job: SynthesisJob,
+        user,
+        *,
+        fmt,
+        sample_rate_in,
+        sample_rate_out,
+        bitrate,
+        events=False,
+    ):
+        self.job, self.user, self.events = job, user, events
         self.options = {
             "fmt": fmt,
             "sample_rate_in": sample_rate_in,
             "sample_rate_out": sample_rate_out,
             "bitrate": bitrate,
         }
-        self._pieces: Iterator[bytes] | None = None
-        self._first = b""
+        self._pieces = None
+        self._first: bytes | dict = b""
         self._done = False
 
     def open(self) -> Response | None:
         """None when audio is flowing; else the error response to send instead."""
         from synthesis.jobs.encoding import EncodingError
-        from synthesis.jobs.streaming import StreamFailed, StreamTimeout, stream_encoded
+        from synthesis.jobs.streaming import StreamFailed, StreamTimeout
 
         if getattr(self.job, "dispatch_failed", False):
             # The broker was down when the job was accepted: a caller waiting for audio would
             # wait for nothing, so the job is cancelled (not charged) and the answer is a 503.
             self._done = True
-            _cancel_quietly(self.job, self.user)
+            job_cancel_quietly(self.job, self.user)
             return _unavailable(
                 "The job queue is unavailable right now (the broker cannot be reached); the "
                 "request was cancelled and not charged. Retry in a moment."
             )
-        self._pieces = stream_encoded(
-            str(self.job.code),
-            first_timeout=settings.SYNTHESIS_STREAM_FIRST_TIMEOUT,
-            **self.options,
-        )
         try:
-            self._first = next(self._pieces, b"")
+            self._first = self._first_piece()
         except StreamFailed as exc:
             self._done = True  # the worker failed the job (and refunded it)
             return Response(error_body("synthesis_failed", str(exc)), status=502)
@@ -168,7 +179,35 @@ class JobAudioStream:
             )
         return None
 
-    def __iter__(self) -> Iterator[bytes]:
+    def _first_piece(self) -> bytes | dict:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def _ended_early(self, exc: Exception | None) -> None:
+        if exc is None:
+            logger.exception("Stream of job %s broke off", self.job.code)
+        else:  # headers are gone already: all that is left is ending the body early
+            logger.warning("Stream of job %s ended early: %s", self.job.code, exc)
+
+
+class JobAudioStream(_JobStream):
+    """Under WSGI (gunicorn, the tests' live_server): a plain iterator, one thread per body."""
+
+    def _first_piece(self):
+        from synthesis.jobs.streaming import stream_encoded
+        from synthesis.jobs.streaming_async import encoded_events_blocking
+
+        read = encoded_events_blocking if self.events else stream_encoded
+        self._pieces = read(
+            str(self.job.code),
+            first_timeout=settings.SYNTHESIS_STREAM_FIRST_TIMEOUT,
+            **self.options,
+        )
+        return next(self._pieces, b"")
+
+    def __iter__(self) -> Iterator[bytes | dict]:
         from synthesis.jobs.encoding import EncodingError
         from synthesis.jobs.streaming import StreamFailed, StreamTimeout
 
@@ -178,10 +217,9 @@ class JobAudioStream:
             yield from self._pieces
             self._done = True
         except (StreamFailed, StreamTimeout, EncodingError) as exc:
-            # Headers are gone already: all that is left is ending the body early.
-            logger.warning("Stream of job %s ended early: %s", self.job.code, exc)
+            self._ended_early(exc)
         except Exception:
-            logger.exception("Stream of job %s broke off", self.job.code)
+            self._ended_early(None)
         finally:
             self.close()
 
@@ -190,7 +228,94 @@ class JobAudioStream:
             self._pieces.close()
         if not self._done:
             self._done = True
-            _cancel_quietly(self.job, self.user)
+            job_cancel_quietly(self.job, self.user)
+
+
+class AsyncJobAudioStream(_JobStream):
+    """Under ASGI (uvicorn): an async iterator, so the body holds no thread while it plays.
+
+    The view is synchronous (DRF), so it waits for the first piece in its own thread, on the
+    event loop (async_to_sync), as the WSGI body does; everything after that is read on the
+    loop by synthesis.jobs.streaming_async, and Django sends it from there.
+    """
+
+    is_async = True
+
+    def _first_piece(self):
+        from synthesis.jobs.streaming_async import EncodedStream
+
+        stream = EncodedStream(
+            str(self.job.code),
+            first_timeout=settings.SYNTHESIS_STREAM_FIRST_TIMEOUT,
+            events=self.events,
+            **self.options,
+        )
+        self._pieces = aiter(stream)
+        return async_to_sync(self._next)()
+
+    async def _next(self):
+        try:
+            return await anext(self._pieces)
+        except StopAsyncIteration:
+            return b""
+
+    def __aiter__(self) -> AsyncIterator[bytes | dict]:
+        return self._body()
+
+    async def _body(self):
+        from synthesis.jobs.encoding import EncodingError
+        from synthesis.jobs.streaming import StreamFailed, StreamTimeout
+
+        try:
+            if self._first:
+                yield self._first
+            async for piece in self._pieces:
+                yield piece
+            self._done = True
+        except (StreamFailed, StreamTimeout, EncodingError) as exc:
+            self._ended_early(exc)
+        except Exception:
+            self._ended_early(None)
+        finally:
+            # Also on a client that went away: Django cancels the task that sends the body.
+            await asyncio.shield(self.aclose())
+
+    async def aclose(self) -> None:
+        if self._pieces is not None:
+            pieces, self._pieces = self._pieces, None
+            await pieces.aclose()
+        if not self._done:
+            self._done = True
+            await sync_to_async(job_cancel_quietly)(self.job, self.user)
+
+    def close(self) -> None:
+        """From the view's thread (an error before any audio)."""
+        async_to_sync(self.aclose)()
+
+
+def job_stream_body(
+    request,
+    job: SynthesisJob,
+    *,
+    fmt: str,
+    sample_rate_in: int,
+    sample_rate_out=None,
+    bitrate=None,
+    events: bool = False,
+) -> _JobStream:
+    """The body for a stream job's audio: an async iterator under ASGI (uvicorn), a plain one
+    under WSGI, where Django would buffer an async iterator whole. Call `open()` first."""
+    asgi = isinstance(getattr(request, "_request", request), ASGIRequest)
+    body_class = AsyncJobAudioStream if asgi else JobAudioStream
+    return body_class(
+        job,
+        request.user,
+        fmt=fmt,
+        sample_rate_in=sample_rate_in,
+        sample_rate_out=sample_rate_out,
+        bitrate=bitrate,
+        events=events,
+    )
 
 
 def _unavailable(message: str) -> Response:
@@ -199,7 +324,8 @@ def _unavailable(message: str) -> Response:
     return response
 
 
-def _cancel_quietly(job: SynthesisJob, user) -> None:
+def job_cancel_quietly(job: SynthesisJob, user) -> None:
+    """Cancel (and refund) a stream job nobody listens to any more, whatever state it is in."""
     from synthesis.jobs import services
 
     try:
@@ -223,9 +349,9 @@ def job_stream_response(
     when nothing came (503 no worker in time, 502 synthesis or encoding failed)."""
     from synthesis.jobs.encoding import FORMATS
 
-    body = JobAudioStream(
+    body = job_stream_body(
+        request,
         job,
-        request.user,
         fmt=fmt,
         sample_rate_in=sample_rate_in,
         sample_rate_out=sample_rate_out,
@@ -235,7 +361,12 @@ def job_stream_response(
     if error is not None:
         error["X-Synthesis-Job"] = str(job.code)
         return error
-    response = StreamingHttpResponse(body, content_type=FORMATS[fmt].content_type)
+    return streaming_response(body, job=job, content_type=FORMATS[fmt].content_type)
+
+
+def streaming_response(content, *, job: SynthesisJob, content_type: str) -> StreamingHttpResponse:
+    """A streamed body that no proxy may hold back, naming its job."""
+    response = StreamingHttpResponse(content, content_type=content_type)
     response["Cache-Control"] = "no-store"
     response["X-Accel-Buffering"] = "no"  # nginx: pass each piece on at once
     response["X-Synthesis-Job"] = str(job.code)

@@ -51,12 +51,21 @@ class TextInput(serializers.Serializer):
         required=False,
         default="mp3",
         max_length=8,
-        help_text=f"One of {', '.join(OUTPUT_FORMATS)}.",
+        help_text=f"One of {', '.join(OUTPUT_FORMATS)}. Every format carries the inaudible "
+        "watermark; stored wav, mp3 and flac outputs also carry signed content credentials "
+        "(C2PA) when the operator configured a key. opus, aac (ADTS), pcm, ulaw and alaw have "
+        "no place for a manifest and never carry one (see POST /api/v1/provenance/detect).",
     )
     sample_rate = serializers.IntegerField(
         required=False, help_text="Output rate in Hz; default: the engine's (24,000 for XTTS)."
     )
     parameters = ParametersInput(required=False)
+    timestamps = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="true: store character and word timings with the audio (from the engine "
+        "where it can tell, else estimated); streams also send them (see the README).",
+    )
 
 
 class JobCreateInput(TextInput):
@@ -186,8 +195,86 @@ class JobOutput(serializers.Serializer):
         return job.audio_deleted_reason or None
 
 
+class WordOutput(serializers.Serializer):
+    word = serializers.CharField()
+    start = serializers.FloatField(help_text="Seconds from the start of the audio.")
+    end = serializers.FloatField()
+    chunk = serializers.IntegerField(help_text="Index of the chunk (sentence) it is in.")
+
+
+class JobTimingsOutput(serializers.Serializer):
+    source = serializers.CharField(help_text="engine, estimate or mixed (per chunk in the file).")
+    words = WordOutput(many=True)
+    url = serializers.URLField(help_text="Every character's timings (GET, JSON).")
+
+
+class CaptionsOutput(serializers.Serializer):
+    vtt = serializers.URLField()
+    srt = serializers.URLField()
+
+
 class JobDetailOutput(JobOutput):
     text = serializers.CharField()
+    timestamps = serializers.BooleanField()
+    timings = serializers.SerializerMethodField()
+    captions = serializers.SerializerMethodField()
+
+    @extend_schema_field(JobTimingsOutput(allow_null=True))
+    def get_timings(self, job) -> dict | None:
+        """Words of a job made with timestamps, once it succeeded (null otherwise)."""
+        from synthesis.jobs.outputs import job_timings
+
+        if not job.timestamps or not job.timings:
+            return None
+        document = job_timings(job)
+        if document is None:
+            return None
+        sources = {chunk.get("source") for chunk in document["chunks"]}
+        path = reverse("api-synthesis-timings", kwargs={"code": job.code})
+        return {
+            "source": sources.pop() if len(sources) == 1 else "mixed",
+            "words": document["words"],
+            "url": absolute_url(path, self.context),
+        }
+
+    @extend_schema_field(CaptionsOutput(allow_null=True))
+    def get_captions(self, job) -> dict | None:
+        if job.status != SynthesisJob.Status.SUCCEEDED or not job.audio:
+            return None
+        return {
+            fmt: absolute_url(
+                reverse(f"api-synthesis-captions-{fmt}", kwargs={"code": job.code}),
+                self.context,
+            )
+            for fmt in ("vtt", "srt")
+        }
+
+
+class TimingsChunkOutput(serializers.Serializer):
+    index = serializers.IntegerField()
+    text = serializers.CharField()
+    text_offset = serializers.IntegerField(help_text="Where it starts in `text`.")
+    start = serializers.FloatField()
+    end = serializers.FloatField()
+    source = serializers.CharField()
+    characters = serializers.ListField(child=serializers.CharField())
+    starts = serializers.ListField(child=serializers.FloatField())
+    ends = serializers.ListField(child=serializers.FloatField())
+
+
+class AlignmentOutput(serializers.Serializer):
+    characters = serializers.ListField(child=serializers.CharField())
+    character_start_times_seconds = serializers.ListField(child=serializers.FloatField())
+    character_end_times_seconds = serializers.ListField(child=serializers.FloatField())
+
+
+class TimingsOutput(serializers.Serializer):
+    source = serializers.CharField()
+    duration = serializers.FloatField()
+    text = serializers.CharField(help_text="The normalised text the engine spoke.")
+    chunks = TimingsChunkOutput(many=True)
+    words = WordOutput(many=True)
+    alignment = AlignmentOutput(help_text="Every character of the text as sent.")
 
 
 class BatchItemOutput(serializers.Serializer):

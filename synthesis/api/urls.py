@@ -1,6 +1,6 @@
 from django.urls import path
 
-from synthesis.api import account, batches, views
+from synthesis.api import account, batches, timings, views
 
 urlpatterns = [
     path("engines", views.EngineList.as_view(), name="api-engines"),
@@ -16,6 +16,24 @@ urlpatterns = [
     path("synthesis/<uuid:code>", views.JobDetail.as_view(), name="api-synthesis-job"),
     path("synthesis/<uuid:code>/cancel", views.JobCancel.as_view(), name="api-synthesis-cancel"),
     path("synthesis/<uuid:code>/audio", views.JobAudio.as_view(), name="api-synthesis-audio"),
+    path(
+        "synthesis/<uuid:code>/timings", timings.JobTimings.as_view(), name="api-synthesis-timings"
+    ),
+    path(
+        "synthesis/<uuid:code>/captions.vtt",
+        timings.JobCaptionsVtt.as_view(),
+        name="api-synthesis-captions-vtt",
+    ),
+    path(
+        "synthesis/<uuid:code>/captions.srt",
+        timings.JobCaptionsSrt.as_view(),
+        name="api-synthesis-captions-srt",
+    ),
+    path(
+        "synthesis/<uuid:code>/captions",
+        timings.JobCaptions.as_view(),
+        name="api-synthesis-captions-query",
+    ),
     path("usage", account.Usage.as_view(), name="api-usage"),
     path("webhooks/secret", account.WebhookSecretView.as_view(), name="api-webhook-secret"),
     path(

@@ -136,6 +136,7 @@ class JobListCreate(SynthesisAPIView):
             **wanted,
             webhook_url=data.get("webhook_url") or "",
             store=data["store"],
+            timestamps=data["timestamps"],
             idempotency_key=idempotency_key(request),
             **actor(request),
         )
@@ -282,7 +283,13 @@ class JobStream(SynthesisAPIView):
                 "sent); use POST /api/v1/synthesis for longer texts.",
             )
         wanted = text_request(request.user, data)
-        job = services.job_create(owner=request.user, **wanted, stream=True, **actor(request))
+        job = services.job_create(
+            owner=request.user,
+            **wanted,
+            stream=True,
+            timestamps=data["timestamps"],
+            **actor(request),
+        )
         response = job_stream_response(
             request,
             job,

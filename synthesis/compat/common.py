@@ -123,9 +123,17 @@ def encode_options(voice: Voice, *, fmt: str, sample_rate=None, bitrate=None) ->
 
 # --- jobs -------------------------------------------------------------------------------------
 def job_start(
-    request, *, voice: Voice, text: str, language: str, options: EncodeOptions, params: dict
+    request,
+    *,
+    voice: Voice,
+    text: str,
+    language: str,
+    options: EncodeOptions,
+    params: dict,
+    timestamps: bool = False,
 ) -> SynthesisJob:
-    """A stream job through synthesis.jobs.services (quota, audit and queueing happen there)."""
+    """A stream job through synthesis.jobs.services (quota, audit and queueing happen there);
+    with `timestamps` it also sends and stores character timings (synthesis.jobs.alignment)."""
     limit = settings.SYNTHESIS_STREAM_MAX_CHARACTERS
     if len(text) > limit:
         raise ApiError(
@@ -143,6 +151,7 @@ def job_start(
         bitrate=options.bitrate,  # the stored file matches the streamed one
         params=params,
         stream=True,
+        timestamps=timestamps,
         request=request,
         api_key=request_api_key(request),
     )

@@ -75,6 +75,30 @@ def model_check(model_id: str | None, *, voice=None) -> None:
         aliases.model_check(model_id, surface=aliases.ELEVENLABS, field="model_id", voice=voice)
 
 
+def tts_job_start(request, voice_id, *, timestamps: bool = False):
+    """Validate an ElevenLabs text-to-speech request and start its stream job.
+
+    Returns (job, encode options, validated body); shared by convert, stream and the
+    with-timestamps routes.
+    """
+    fmt, rate, bitrate = output_format_parse(request.query_params.get("output_format"))
+    data = valid(s.TextToSpeechInput, request.data, codes=TTS_ERROR_CODES)
+    voice = voice_selectors.voice_find(user=request.user, reference=voice_id, by_name=False)
+    model_check(data.get("model_id"), voice=voice)
+    options = encode_options(voice, fmt=fmt, sample_rate=rate, bitrate=bitrate)
+    speed = (data.get("voice_settings") or {}).get("speed")
+    job = job_start(
+        request,
+        voice=voice,
+        text=data["text"],
+        language=data.get("language_code") or "",
+        options=options,
+        params=job_params(speed=speed, seed=data.get("seed")),
+        timestamps=timestamps,
+    )
+    return job, options, data
+
+
 class TextToSpeech(ElevenLabsView):
     """POST /v1/text-to-speech/{voice_id}[/stream] → audio as the worker generates it.
 
@@ -86,20 +110,7 @@ class TextToSpeech(ElevenLabsView):
     parser_classes = [JSONParser]
 
     def post(self, request, voice_id):
-        fmt, rate, bitrate = output_format_parse(request.query_params.get("output_format"))
-        data = valid(s.TextToSpeechInput, request.data, codes=TTS_ERROR_CODES)
-        voice = voice_selectors.voice_find(user=request.user, reference=voice_id, by_name=False)
-        model_check(data.get("model_id"), voice=voice)
-        options = encode_options(voice, fmt=fmt, sample_rate=rate, bitrate=bitrate)
-        speed = (data.get("voice_settings") or {}).get("speed")
-        job = job_start(
-            request,
-            voice=voice,
-            text=data["text"],
-            language=data.get("language_code") or "",
-            options=options,
-            params=job_params(speed=speed, seed=data.get("seed")),
-        )
+        job, options, _ = tts_job_start(request, voice_id)
         response = stream_answer(request, job, options)
         response["history-item-id"] = response["request-id"] = str(job.code)
         return response

@@ -10,15 +10,21 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
-from django.http import StreamingHttpResponse
+from asgiref.sync import sync_to_async
 from rest_framework import status
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
 from config.api import ApiError
-from synthesis.api.responses import JobAudioStream, quota_headers
+from synthesis.api.responses import (
+    AsyncJobAudioStream,
+    JobAudioStream,
+    job_stream_body,
+    quota_headers,
+    streaming_response,
+)
 from synthesis.compat import aliases
 from synthesis.compat import serializers as s
 from synthesis.compat.common import (
@@ -72,9 +78,9 @@ class Speech(CompatView):
 
 
 def _sse_answer(request, job: SynthesisJob, options):
-    body = JobAudioStream(
+    body = job_stream_body(
+        request,
         job,
-        request.user,
         fmt=options.format.name,
         sample_rate_in=options.sample_rate_in,
         sample_rate_out=options.sample_rate_out,
@@ -82,10 +88,8 @@ def _sse_answer(request, job: SynthesisJob, options):
     )
     if (error := body.open()) is not None:
         return no_retry_on_failure(error)
-    response = StreamingHttpResponse(_sse_events(body, job), content_type="text/event-stream")
-    response["Cache-Control"] = "no-store"
-    response["X-Accel-Buffering"] = "no"
-    response["X-Synthesis-Job"] = str(job.code)
+    events = _sse_events_async(body, job) if body.is_async else _sse_events(body, job)
+    response = streaming_response(events, job=job, content_type="text/event-stream")
     quota_headers(response, user=request.user, cost=job.characters)
     return response
 
@@ -94,25 +98,42 @@ def _event(payload: dict) -> bytes:
     return f"data: {json.dumps(payload, separators=(',', ':'))}\n\n".encode()
 
 
+def _audio_event(piece: bytes) -> bytes:
+    return _event({"type": "speech.audio.delta", "audio": base64.b64encode(piece).decode()})
+
+
+def _last_event(job: SynthesisJob) -> bytes:
+    """speech.audio.done, or an error event when the audio ended early (the job reloaded)."""
+    if job.status == SynthesisJob.Status.FAILED or job.cancel_requested:
+        message = job.error or "The audio stopped before the end; the job was cancelled."
+        return _event({"type": "error", "error": {"code": "synthesis_failed", "message": message}})
+    # Timbre counts characters, not tokens; clients read these as the request's size.
+    usage = {"input_tokens": job.characters, "output_tokens": 0}
+    usage["total_tokens"] = job.characters
+    return _event({"type": "speech.audio.done", "usage": usage})
+
+
 def _sse_events(body: JobAudioStream, job: SynthesisJob) -> Iterator[bytes]:
     """OpenAI's speech events: speech.audio.delta (base64 audio) ..., then speech.audio.done,
     or an error event when the audio ended early."""
     try:
         for piece in body:
-            yield _event({"type": "speech.audio.delta", "audio": base64.b64encode(piece).decode()})
+            yield _audio_event(piece)
         job.refresh_from_db(fields=["status", "error", "cancel_requested"])
-        if job.status == SynthesisJob.Status.FAILED or job.cancel_requested:
-            message = job.error or "The audio stopped before the end; the job was cancelled."
-            yield _event(
-                {"type": "error", "error": {"code": "synthesis_failed", "message": message}}
-            )
-            return
-        # Timbre counts characters, not tokens; clients read these as the request's size.
-        usage = {"input_tokens": job.characters, "output_tokens": 0}
-        usage["total_tokens"] = job.characters
-        yield _event({"type": "speech.audio.done", "usage": usage})
+        yield _last_event(job)
     finally:
         body.close()
+
+
+async def _sse_events_async(body: AsyncJobAudioStream, job: SynthesisJob) -> AsyncIterator[bytes]:
+    """_sse_events under ASGI: read on the event loop, holding no thread."""
+    try:
+        async for piece in body:
+            yield _audio_event(piece)
+        await sync_to_async(job.refresh_from_db)(fields=["status", "error", "cancel_requested"])
+        yield _last_event(job)
+    finally:
+        await body.aclose()
 
 
 class VoiceList(CompatView):

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from synthesis.compat import elevenlabs, elevenlabs_voices, openai
+from synthesis.compat import elevenlabs, elevenlabs_timestamps, elevenlabs_voices, openai, realtime
 
 urlpatterns = [
     # OpenAI
@@ -20,6 +20,16 @@ urlpatterns = [
         "text-to-speech/<str:voice_id>/stream",
         elevenlabs.TextToSpeech.as_view(),
         name="compat-eleven-tts-stream",
+    ),
+    path(
+        "text-to-speech/<str:voice_id>/stream/with-timestamps",
+        realtime.TextToSpeechStreamWithTimestamps.as_view(),
+        name="compat-eleven-tts-stream-timestamps",
+    ),
+    path(
+        "text-to-speech/<str:voice_id>/with-timestamps",
+        elevenlabs_timestamps.TextToSpeechWithTimestamps.as_view(),
+        name="compat-eleven-tts-timestamps",
     ),
     path("voices", elevenlabs_voices.VoiceList.as_view(), name="compat-eleven-voices"),
     path("voices/add", elevenlabs_voices.VoiceAdd.as_view(), name="compat-eleven-voice-add"),

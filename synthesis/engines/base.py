@@ -17,7 +17,10 @@ from typing import Any
 
 import numpy as np
 
+from .alignment import CharAlignment
 from .facts import SynthesisParams
+
+__all__ = ["CharAlignment", "Conditioning", "Engine", "EngineStatus", "EngineUnavailable", "blend"]
 
 # Key under which Conditioning metadata is stored inside the .npz; a JSON string array, so
 # loading never needs pickle.
@@ -152,6 +155,8 @@ class Engine(ABC):
     #: How many texts one `synthesize` call takes to good effect (the job pipeline hands it
     #: that many chunks at a time, and saves progress between calls).
     max_batch_size: int = 1
+    #: True for engines that watermark their own output (Chatterbox): not marked twice.
+    watermarks_itself: bool = False
 
     @property
     @abstractmethod
@@ -199,6 +204,39 @@ class Engine(ABC):
         params: SynthesisParams,
     ) -> Iterator[np.ndarray]:
         """Yield float32 mono audio pieces of one text as they are generated."""
+
+    def synthesize_aligned(
+        self,
+        *,
+        texts: list[str],
+        language: str,
+        conditioning: Conditioning,
+        params: SynthesisParams,
+    ) -> Iterator[tuple[np.ndarray, CharAlignment | None]]:
+        """Like `synthesize`, with each text's character timings when the engine can tell them.
+
+        Only called for jobs that asked for timestamps (telling may cost). The default knows
+        nothing: it yields None alignments, and the pipeline estimates from the audio instead.
+        """
+        for audio in self.synthesize(
+            texts=texts, language=language, conditioning=conditioning, params=params
+        ):
+            yield audio, None
+
+    def stream_aligned(
+        self,
+        *,
+        text: str,
+        language: str,
+        conditioning: Conditioning,
+        params: SynthesisParams,
+    ) -> Iterator[np.ndarray | CharAlignment]:
+        """Like `stream`; after the last audio piece an engine that can tell may yield one
+        CharAlignment of the whole text (times from the text's first sample). The default
+        yields audio only."""
+        yield from self.stream(
+            text=text, language=language, conditioning=conditioning, params=params
+        )
 
     @abstractmethod
     def char_limit(self, language: str) -> int:

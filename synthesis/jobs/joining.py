@@ -76,6 +76,15 @@ class Joiner:
         self._tail = np.zeros(0, dtype=np.float32)  # held back for the next crossfade
         self._after_silence = True  # stream start, or a pause before the next chunk
         self._finished = False
+        self._sent = 0  # samples returned so far
+        #: [start, end) of each chunk in the joined output, in samples. Between crossfaded
+        #: neighbours the boundary is the middle of the crossfade (both spans share it); around
+        #: a pause the spans end and start at the pause's edges. The last span's end is final
+        #: once the next chunk arrives or `finish()` is called.
+        self.spans: list[list[int]] = []
+        #: The output sample where each chunk's own first sample landed (before its span's
+        #: start when it was crossfaded in): engine timings are relative to that sample.
+        self.origins: list[int] = []
 
     def add(self, chunk: np.ndarray, *, pause_ms: float = 0) -> np.ndarray:
         """Take the next chunk; return the float32 audio that can be sent now."""
@@ -97,26 +106,56 @@ class Joiner:
         audio = _as_mono_float32(piece)
         pause = _samples(pause_ms, self.sample_rate) if chunk_end else 0
         if audio.size == 0 and pause == 0:
+            if chunk_start:  # a chunk without audio: an empty span where it would be
+                self.spans.append([self._sent + self._tail.size] * 2)
+                self.origins.append(self._sent + self._tail.size)
             return audio  # nothing to join: keep the held tail for the next real chunk
         if chunk_start:
+            self._span_open(audio.size)
             body = self._join_to_previous(audio)
         else:
             body = np.concatenate([self._tail, audio])
             self._tail = np.zeros(0, dtype=np.float32)
+        if self.spans:  # the body starts at the first sample not yet returned
+            self.spans[-1][1] = self._sent + body.size
         if pause > 0:
             self._after_silence = True
             silence = np.zeros(pause, dtype=np.float32)
-            return np.concatenate([self._fade_out(body), silence])
+            return self._sending(np.concatenate([self._fade_out(body), silence]))
         self._after_silence = False
         held = min(self._overlap, body.size)
         self._tail = body[body.size - held :]
-        return body[: body.size - held]
+        return self._sending(body[: body.size - held])
+
+    def join_point_if_continued(self) -> int:
+        """Where the current chunk will end if the next one is crossfaded into it (at least as
+        long as the crossfade): a streamed chunk's timings can be sent before that chunk comes."""
+        if not self.spans:
+            return 0
+        held = self._tail.size
+        return self.spans[-1][1] - held + held // 2
+
+    def _span_open(self, size: int) -> None:
+        start = origin = self._sent + self._tail.size
+        if not self._after_silence and self._tail.size and size:
+            overlap = min(self._tail.size, size)
+            origin = self._sent + self._tail.size - overlap
+            start = origin + overlap // 2
+            if self.spans:  # the previous chunk ends in the middle of the crossfade
+                self.spans[-1][1] = start
+                self.spans[-1][0] = min(self.spans[-1][0], start)
+        self.spans.append([start, start])
+        self.origins.append(origin)
+
+    def _sending(self, audio: np.ndarray) -> np.ndarray:
+        self._sent += audio.size
+        return audio
 
     def finish(self) -> np.ndarray:
         """Return the held-back end of the last chunk, faded out; the stream is then over."""
         self._finished = True
         tail, self._tail = self._tail, np.zeros(0, dtype=np.float32)
-        return self._fade_out(tail)
+        return self._sending(self._fade_out(tail))
 
     def _join_to_previous(self, chunk: np.ndarray) -> np.ndarray:
         if self._after_silence:

@@ -36,14 +36,20 @@ def job_audio_consumed(*, job: SynthesisJob, request=None) -> bool:
 
     True when this call deleted it.
     """
-    name = job.audio.name
+    name, timings = job.audio.name, job.timings.name
     if job.store or not name:
         return False
     removed = SynthesisJob.objects.filter(pk=job.pk, store=False, audio=name).update(
-        audio="", audio_bytes=0, audio_deleted_at=timezone.now(), audio_deleted_reason="downloaded"
+        audio="",
+        timings="",
+        audio_bytes=0,
+        audio_deleted_at=timezone.now(),
+        audio_deleted_reason="downloaded",
     )
     if removed:
         transaction.on_commit(lambda: default_storage.delete(name))
+        if timings:
+            transaction.on_commit(lambda: default_storage.delete(timings))
         audit_record(
             action="synthesis.job.audio_deleted",
             request=request,
@@ -72,9 +78,46 @@ def job_delete(*, job: SynthesisJob, user, request=None, api_key=None) -> None:
         target=job,
         data={"status": job.status, "had_audio": bool(name)},
     )
+    timings = job.timings.name
     job.delete()
     if name:
         transaction.on_commit(lambda: default_storage.delete(name))
+    if timings:
+        transaction.on_commit(lambda: default_storage.delete(timings))
+
+
+def job_timings(job: SynthesisJob) -> dict | None:
+    """The job's timings document (synthesis.jobs.alignment): the stored one when the job was
+    made with timestamps, else an estimate from its text and duration; None while it has no
+    audio (not finished, failed, expired or downloaded with store=false)."""
+    import json
+
+    from synthesis.jobs.alignment import estimated_document
+    from synthesis.jobs.joining import PARAGRAPH_PAUSE_MS
+    from synthesis.jobs.text import normalize_text, split_text
+
+    if job.status != SynthesisJob.Status.SUCCEEDED or not job.audio:
+        return None
+    if job.timings:
+        try:
+            with default_storage.open(job.timings.name, "rb") as stored:
+                return json.loads(stored.read())
+        except (OSError, ValueError):
+            pass  # missing or damaged: the estimate below still makes captions
+    from synthesis.jobs.checks import voice_engine
+
+    try:  # the chunks the worker spoke (split_text is deterministic)
+        limit = voice_engine(job.voice).char_limit(job.language)
+    except Exception:  # the voice or its engine is gone: one chunk per paragraph then
+        limit = max(len(job.text), 1)
+    chunks = split_text(job.text, language=job.language, limit=limit)
+    pauses = [PARAGRAPH_PAUSE_MS / 1000 if c.paragraph_end else 0.0 for c in chunks]
+    return estimated_document(
+        chunks=chunks,
+        normalized=normalize_text(job.text),
+        duration=job.audio_seconds or 0.0,
+        pauses=pauses,
+    )
 
 
 def batch_archive_downloaded(*, batch: SynthesisBatch, user, request=None, api_key=None):

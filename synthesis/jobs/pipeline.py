@@ -8,18 +8,23 @@ format with complete headers, and the result is saved through the storage API.
 
 from __future__ import annotations
 
+import json
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import numpy as np
 from django.core.files import File
+from django.core.files.base import ContentFile
 
+from provenance.hooks import mark_audio, output_finished
 from synthesis.engines import runtime
-from synthesis.engines.base import EngineUnavailable
+from synthesis.engines.base import CharAlignment, EngineUnavailable
+from synthesis.jobs.alignment import JobTimeline
 from synthesis.jobs.checks import voice_engine
 from synthesis.jobs.joining import PARAGRAPH_PAUSE_MS
 from synthesis.jobs.streaming import channel_for
-from synthesis.jobs.text import Chunk, split_text
+from synthesis.jobs.text import Chunk, normalize_text, split_text
 from synthesis.models import SynthesisJob
 from voices.services.conditioning import conditioning_load
 
@@ -87,6 +92,17 @@ def render_job(job: SynthesisJob, *, progress: Callable[[int], bool]) -> tuple[s
     SynthesisJob.objects.filter(pk=job.pk).update(chunks_total=len(chunks))
     job.chunks_total = len(chunks)
 
+    joiner = Joiner(sample_rate=engine.sample_rate)
+    channel = channel_for(str(job.code)) if job.stream else None
+    timeline = None
+    if job.timestamps:
+        timeline = JobTimeline(
+            normalized=normalize_text(job.text),
+            chunks=chunks,
+            joiner=joiner,
+            sample_rate=engine.sample_rate,
+            channel=channel,
+        )
     with tempfile.TemporaryDirectory(prefix="timbre-job-") as tmp:
         raw_path = Path(tmp) / "audio.f32"
         with raw_path.open("wb") as raw:
@@ -97,8 +113,10 @@ def render_job(job: SynthesisJob, *, progress: Callable[[int], bool]) -> tuple[s
                 chunks=chunks,
                 conditioning=conditioning,
                 params=params,
-                joiner=Joiner(sample_rate=engine.sample_rate),
+                joiner=joiner,
                 progress=progress,
+                channel=channel,
+                timeline=timeline,
             )
         audio_format = FORMATS[job.output_format]
         out_path = Path(tmp) / f"audio.{audio_format.extension}"
@@ -110,27 +128,46 @@ def render_job(job: SynthesisJob, *, progress: Callable[[int], bool]) -> tuple[s
             sample_rate_out=job.sample_rate,
             bitrate=job.bitrate,
         )
+        output_finished(out_path, job=job)  # content credentials and the generation registry
         with out_path.open("rb") as out:
             job.audio.save(out_path.name, File(out), save=False)
+    if timeline is not None:
+        _timings_save(job, timeline.document(samples))
     return job.audio.name, samples / engine.sample_rate
 
 
-def _generate_into(raw, *, job, engine, chunks, conditioning, params, joiner, progress) -> int:
+def _timings_save(job: SynthesisJob, document: dict) -> None:
+    """Store the job's timings file and record it on the row (before the job succeeds, so
+    the finished job never lacks them)."""
+    job.timings.save("timings.json", ContentFile(json.dumps(document).encode()), save=False)
+    SynthesisJob.objects.filter(pk=job.pk).update(timings=job.timings.name)
+
+
+def _generate_into(
+    raw, *, job, engine, chunks, conditioning, params, joiner, progress, channel, timeline
+) -> int:
     """Generate every chunk, join and append raw float32 to `raw`; return the sample count.
 
     Streamed jobs go chunk by chunk through the engine's streaming path and also push each
     piece to the job's stream channel; others are generated in batches. Progress is saved
-    after each chunk; a cancelled job stops before the next one.
+    after each chunk; a cancelled job stops before the next one. With a `timeline` (jobs
+    with timestamps) each chunk's timings are collected, and pushed after its audio.
     """
-    channel = channel_for(str(job.code)) if job.stream else None
     samples = 0
-    for done, (chunk, pieces) in enumerate(
-        _chunk_audio(job, engine, chunks, conditioning, params), start=1
-    ):
+    chunk_audio = _chunk_audio(job, engine, chunks, conditioning, params, timeline is not None)
+    for done, (chunk, pieces, told) in enumerate(chunk_audio, start=1):
         pause = PARAGRAPH_PAUSE_MS if chunk.paragraph_end else SENTENCE_PAUSE_MS
+        spoken = []
         for first, last, audio in pieces:
+            if not engine.watermarks_itself:
+                audio = mark_audio(audio, sample_rate=engine.sample_rate, engine=engine.name)
             piece = joiner.add_piece(audio, chunk_start=first, chunk_end=last, pause_ms=pause)
             samples += _emit(raw, channel, piece)
+            if timeline is not None:
+                spoken.append(np.asarray(audio, dtype=np.float32))
+        if timeline is not None:
+            audio = np.concatenate(spoken) if spoken else np.zeros(0, dtype=np.float32)
+            timeline.chunk_done(chunk, audio, told.get("alignment"), pause=pause > 0)
         if not progress(done):
             raise JobCancelled
     samples += _emit(raw, channel, joiner.finish())
@@ -147,31 +184,41 @@ def _emit(raw, channel, piece) -> int:
     return piece.size
 
 
-def _chunk_audio(job, engine, chunks, conditioning, params):
-    """Yield (chunk, pieces) in order; pieces are (is_first, is_last, audio) of that chunk."""
+def _chunk_audio(job, engine, chunks, conditioning, params, aligned: bool):
+    """Yield (chunk, pieces, told) in order; pieces are (is_first, is_last, audio) of that
+    chunk, and `told["alignment"]` holds the engine's CharAlignment (if it gave one) once the
+    pieces are consumed. Engines are asked for alignments only when `aligned`."""
     if job.stream:
+        stream = engine.stream_aligned if aligned else engine.stream
         for chunk in chunks:
-            yield (
-                chunk,
-                _flagged(
-                    engine.stream(
-                        text=chunk.text,
-                        language=job.language,
-                        conditioning=conditioning,
-                        params=params,
-                    )
-                ),
+            told: dict = {}
+            pieces = stream(
+                text=chunk.text, language=job.language, conditioning=conditioning, params=params
             )
+            yield chunk, _flagged(_audio_only(pieces, told)), told
         return
     for batch in _batches(chunks, max(1, engine.max_batch_size)):
-        audio_iter = engine.synthesize(
-            texts=[chunk.text for chunk in batch],
-            language=job.language,
-            conditioning=conditioning,
-            params=params,
-        )
-        for chunk, audio in zip(batch, audio_iter, strict=True):
-            yield chunk, [(True, True, audio)]
+        kwargs = {
+            "texts": [chunk.text for chunk in batch],
+            "language": job.language,
+            "conditioning": conditioning,
+            "params": params,
+        }
+        if aligned:
+            results = engine.synthesize_aligned(**kwargs)
+        else:
+            results = ((audio, None) for audio in engine.synthesize(**kwargs))
+        for chunk, (audio, alignment) in zip(batch, results, strict=True):
+            yield chunk, [(True, True, audio)], {"alignment": alignment}
+
+
+def _audio_only(pieces, told: dict):
+    """The audio pieces of a stream; a CharAlignment among them is put in `told`."""
+    for piece in pieces:
+        if isinstance(piece, CharAlignment):
+            told["alignment"] = piece
+        else:
+            yield piece
 
 
 def _flagged(pieces):

@@ -43,12 +43,14 @@ def retention_sweep(*, now=None, limit: int = SWEEP_BATCH) -> dict:
 
 @transaction.atomic
 def _job_expire(job: SynthesisJob, now) -> bool:
-    name = job.audio.name
+    name, timings = job.audio.name, job.timings.name
     removed = SynthesisJob.objects.filter(pk=job.pk, audio=name).update(
-        audio="", audio_bytes=0, audio_deleted_at=now, audio_deleted_reason="expired"
+        audio="", timings="", audio_bytes=0, audio_deleted_at=now, audio_deleted_reason="expired"
     )
     if removed:
         transaction.on_commit(lambda: default_storage.delete(name))
+        if timings:  # the timings describe the audio: they go with it
+            transaction.on_commit(lambda: default_storage.delete(timings))
         audit_record(
             action="synthesis.job.audio_expired",
             actor_type=AuditEvent.ActorType.SYSTEM,

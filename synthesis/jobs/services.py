@@ -48,6 +48,7 @@ def job_create(
     store: bool = True,
     idempotency_key: str = "",
     bitrate: int | None = None,
+    timestamps: bool = False,
 ) -> SynthesisJob:
     """Accept a synthesis request, charge it and queue it once the transaction commits.
 
@@ -97,6 +98,8 @@ def job_create(
     }
     if checked.bitrate is not None:  # only when asked, so earlier requests' fingerprints hold
         fields["bitrate"] = checked.bitrate
+    if timestamps:  # character/word timings stored with the audio (synthesis.jobs.alignment)
+        fields["timestamps"] = True
     if idempotency_key:
         fields["idempotency_key"] = idempotency_key
         fields["request_fingerprint"] = request_fingerprint(

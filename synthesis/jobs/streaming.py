@@ -5,6 +5,12 @@ worker runs through the engine's streaming path, pushing raw float32 pieces into
 web process reads and encodes into the HTTP response. With Redis configured the channel is a
 Redis list (works across hosts); on the single-machine defaults it is a folder of numbered
 files in the data directory.
+
+Besides audio, a job made with timestamps sends one event per chunk after that chunk's audio:
+`{"type": "alignment", "chunk", "characters", "starts", "ends", "source", "text_offset"}` (times
+in seconds from the job's first sample; characters of the normalised chunk text; text_offset
+where the chunk starts in the job's normalised text). Redis: a `b"M"` + JSON message (like the
+end); files: `{seq:08d}.evt` holding the JSON, numbered in the same sequence as the audio.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from django.conf import settings
 
 END = "end"
 ERROR = "error"
+ALIGNMENT = "alignment"
 # A stream nobody reads is dropped after this long.
 CHANNEL_TTL_SECONDS = 600
 
@@ -48,6 +55,9 @@ class RedisChannel:
     def push(self, data: bytes) -> None:
         self._send(b"A" + data)
 
+    def push_alignment(self, event: dict) -> None:
+        self._send(b"M" + json.dumps(event).encode())
+
     def end(self, error: str | None = None) -> None:
         payload = {"type": ERROR, "message": error} if error else {"type": END}
         self._send(b"M" + json.dumps(payload).encode())
@@ -58,7 +68,10 @@ class RedisChannel:
         pipe.expire(self.key, CHANNEL_TTL_SECONDS)
         pipe.execute()
 
-    def read(self, *, first_timeout: float, idle_timeout: float) -> Iterator[bytes]:
+    def read(
+        self, *, first_timeout: float, idle_timeout: float, events: bool = False
+    ) -> Iterator[bytes | dict]:
+        """Audio bytes until the end; with `events`, alignment event dicts among them."""
         deadline = time.monotonic() + first_timeout
         try:
             while True:
@@ -73,7 +86,12 @@ class RedisChannel:
                     yield message[1:]
                     deadline = time.monotonic() + idle_timeout
                     continue
-                _raise_or_stop(json.loads(message[1:]))
+                payload = json.loads(message[1:])
+                if payload.get("type") == ALIGNMENT:
+                    if events:
+                        yield payload
+                    continue
+                _raise_or_stop(payload)
                 return
         finally:
             self.client.delete(self.key)
@@ -91,6 +109,10 @@ class FileChannel:
         self._write(f"{self.seq:08d}.pcm", data)
         self.seq += 1
 
+    def push_alignment(self, event: dict) -> None:
+        self._write(f"{self.seq:08d}.evt", json.dumps(event).encode())
+        self.seq += 1
+
     def end(self, error: str | None = None) -> None:
         payload = {"type": ERROR, "message": error} if error else {"type": END}
         self._write(f"{self.seq:08d}.end", json.dumps(payload).encode())
@@ -101,13 +123,21 @@ class FileChannel:
         tmp.write_bytes(data)
         os.replace(tmp, self.dir / name)
 
-    def read(self, *, first_timeout: float, idle_timeout: float) -> Iterator[bytes]:
+    def read(
+        self, *, first_timeout: float, idle_timeout: float, events: bool = False
+    ) -> Iterator[bytes | dict]:
+        """Audio bytes until the end; with `events`, alignment event dicts among them."""
         seq, deadline = 0, time.monotonic() + first_timeout
         try:
             while True:
                 piece, end = self.dir / f"{seq:08d}.pcm", self.dir / f"{seq:08d}.end"
+                event = self.dir / f"{seq:08d}.evt"
                 if piece.exists():
                     yield piece.read_bytes()
+                    seq, deadline = seq + 1, time.monotonic() + idle_timeout
+                elif event.exists():
+                    if events:
+                        yield json.loads(event.read_bytes())
                     seq, deadline = seq + 1, time.monotonic() + idle_timeout
                 elif end.exists():
                     _raise_or_stop(json.loads(end.read_bytes()))
@@ -159,3 +189,47 @@ def stream_encoded(
             yield tail
     finally:
         encoder.abort()
+
+
+def collect_encoded(
+    code: str,
+    *,
+    fmt: str,
+    sample_rate_in: int,
+    sample_rate_out: int | None = None,
+    bitrate: int | None = None,
+    first_timeout: float = 120.0,
+    idle_timeout: float = 120.0,
+) -> tuple[bytes, list[dict], int]:
+    """The whole encoded audio of a streamed job, its alignment events and its length in
+    samples (at `sample_rate_in`), once it ended.
+
+    Raises StreamFailed / StreamTimeout (nothing is returned for a failed job).
+    """
+    import numpy as np
+
+    from synthesis.jobs.encoding import StreamEncoder
+
+    encoder = StreamEncoder(
+        fmt, sample_rate_in=sample_rate_in, sample_rate_out=sample_rate_out, bitrate=bitrate
+    )
+    audio, events, samples = [], [], 0
+    try:
+        reader = channel_for(code).read(
+            first_timeout=first_timeout, idle_timeout=idle_timeout, events=True
+        )
+        for item in reader:
+            if isinstance(item, dict):
+                events.append(item)
+                continue
+            pcm = np.frombuffer(item, dtype="<f4")
+            samples += pcm.size
+            out = encoder.feed(pcm)
+            if out:
+                audio.append(out)
+        tail = encoder.close()
+        if tail:
+            audio.append(tail)
+    finally:
+        encoder.abort()
+    return b"".join(audio), events, samples

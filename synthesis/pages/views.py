@@ -6,7 +6,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.serializers.json import DjangoJSONEncoder
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -236,3 +236,22 @@ def job_audio(request, code):
         content_type=fmt.content_type,
         filename=f"timbre-{job.code}.{fmt.extension}",
     )
+
+
+@login_required
+def job_captions(request, code, extension):
+    """Captions of the job's audio (WebVTT or SRT), timed as GET /api/v1/synthesis/{id}/timings."""
+    from synthesis.jobs.alignment import srt, webvtt
+    from synthesis.jobs.outputs import job_timings
+
+    job = _own_job(request, code)
+    render_captions = {"vtt": webvtt, "srt": srt}.get(extension)
+    document = job_timings(job) if render_captions else None
+    if document is None:
+        raise Http404("No captions for this job.")
+    content_type = "text/vtt" if extension == "vtt" else "application/x-subrip"
+    response = HttpResponse(
+        render_captions(document["words"]), content_type=f"{content_type}; charset=utf-8"
+    )
+    response["Content-Disposition"] = f'attachment; filename="timbre-{job.code}.{extension}"'
+    return response

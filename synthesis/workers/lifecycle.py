@@ -131,10 +131,12 @@ def _heartbeat_forever() -> None:
 def worker_start() -> None:
     """What a synthesis worker process does once at start: load its engines, say how it went,
     and refresh the stock voices of the engines that ship some."""
+    from provenance.credentials import provenance_state
     from synthesis.engines import engine_facts, runtime
     from synthesis.workers.status import engine_load_and_publish
     from voices.services.stock import stock_voices_sync
 
+    logger.info("Provenance: %s", provenance_state())  # unsigned outputs are not an error
     for name in worker_engine_names():
         status = engine_load_and_publish(name)
         if status.ready and engine_facts(name).stock_voices:

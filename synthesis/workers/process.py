@@ -23,3 +23,19 @@ def web_command(*, bind: str, workers: int = 1, threads: int = 4) -> list[str]:
         "--workers", str(workers), "--worker-class", "gthread", "--threads", str(threads),
         "--timeout", "120",
     ]  # fmt: skip
+
+
+def asgi_command(
+    *, host: str, port: int, workers: int = 1, certfile: str = "", keyfile: str = ""
+) -> list[str]:
+    """uvicorn serving the ASGI app (HTTP and the WebSocket stream-input), as the Procfile does;
+    with `certfile` and `keyfile`, over TLS (wss://, which the elevenlabs SDK always dials)."""
+    command = [
+        sys.executable, "-m", "uvicorn", "config.asgi:application",
+        "--host", host, "--port", str(port), "--workers", str(workers),
+        "--ws", "websockets-sansio", "--ws-max-size", "1048576",
+        "--timeout-graceful-shutdown", "10",
+    ]  # fmt: skip
+    if certfile:
+        command += ["--ssl-certfile", certfile, "--ssl-keyfile", keyfile]
+    return command

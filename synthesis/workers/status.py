@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from django.conf import settings
@@ -96,7 +96,8 @@ def cloning_summary() -> EngineSummary:
 def engine_load_and_publish(name: str) -> EngineStatus:
     """Load at worker start and record the outcome where the web can read it."""
     try:
-        status = runtime.engine_get(name).status()
+        engine = runtime.engine_get(name)
+        status = _watermark_checked(engine, engine.status())
     except EngineUnavailable as exc:
         status = EngineStatus(
             engine=name,
@@ -109,6 +110,21 @@ def engine_load_and_publish(name: str) -> EngineStatus:
         )
         logger.warning("Engine %s unavailable: %s Fix: %s", name, exc.reason, exc.fix)
     status_publish(status)
+    return status
+
+
+def _watermark_checked(engine, status: EngineStatus) -> EngineStatus:
+    """Not ready while the watermark is on (PROVENANCE_WATERMARK) and cannot load: an engine must
+    not serve unmarked audio. Engines that mark their own output are not checked."""
+    if not status.ready or not settings.PROVENANCE_WATERMARK or engine.watermarks_itself:
+        return status
+    from provenance.watermark import WatermarkUnavailable, watermark_check
+
+    try:
+        watermark_check()
+    except WatermarkUnavailable as exc:
+        logger.warning("Engine %s not ready: %s Fix: %s", status.engine, exc.reason, exc.fix)
+        return replace(status, ready=False, reason=exc.reason, fix=exc.fix)
     return status
 
 

@@ -28,6 +28,7 @@ SERVICES = {
     "redis",
     "migrate",
     "web",
+    "asgi",
     "worker-xtts",
     "worker-piper",
     "worker-audio",
@@ -94,7 +95,7 @@ def test_every_service_is_there_and_restarts(services):
 def test_backing_services_have_healthchecks_and_the_app_waits_for_them(services):
     for name in ("postgres", "rabbitmq", "redis"):
         assert services[name]["healthcheck"]["test"], name
-    for name in ("web", "beat", *celery_workers(services)):
+    for name in ("web", "asgi", "beat", *celery_workers(services)):
         depends = services[name]["depends_on"]
         for backing in ("postgres", "rabbitmq", "redis"):
             assert depends[backing]["condition"] == "service_healthy", (name, backing)
@@ -103,7 +104,7 @@ def test_backing_services_have_healthchecks_and_the_app_waits_for_them(services)
 
 
 def test_app_services_share_broker_cache_database_and_env_file(services):
-    for name in ("migrate", "web", "beat", *celery_workers(services)):
+    for name in ("migrate", "web", "asgi", "beat", *celery_workers(services)):
         service = services[name]
         env = service["environment"]
         assert service["env_file"] == ".env", name
@@ -123,6 +124,20 @@ def test_web_runs_gunicorn_behind_nginx(services):
     for source in mounts.values():
         assert (DEPLOY / source).is_file(), source
     assert "server web:8000" in (DEPLOY / "nginx" / "upstream-compose.conf").read_text()
+
+
+def test_asgi_runs_uvicorn_behind_nginx_for_streams_and_websockets(services):
+    args = command(services["asgi"])
+    assert args[:2] == ["uvicorn", "config.asgi:application"]
+    port = args[args.index("--port") + 1]
+    assert args[args.index("--host") + 1] == "0.0.0.0"  # noqa: S104 (in its container)
+    assert "--proxy-headers" in args  # the client address nginx forwards
+    assert "ports" not in services["asgi"]  # only nginx is published
+    assert services["asgi"]["image"] == services["web"]["image"]
+    upstreams = (DEPLOY / "nginx" / "upstream-compose.conf").read_text()
+    assert f"server asgi:{port} resolve;" in upstreams
+    assert services["nginx"]["depends_on"]["asgi"]["condition"] == "service_healthy"
+    assert f"127.0.0.1:{port}/health/live" in " ".join(services["asgi"]["healthcheck"]["test"])
 
 
 def test_workers_cover_every_queue_between_them(services):

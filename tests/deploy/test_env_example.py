@@ -55,6 +55,8 @@ READ_ELSEWHERE = {
 # Documented defaults that are placeholders for the operator's own value, not the default.
 PLACEHOLDERS = {"TIMBRE_DATA_DIR", "MEDIA_ROOT", "XTTS_DOWNLOAD_DIR", "PIPER_VOICES_DIR"}
 PLACEHOLDERS |= {"DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "DJANGO_SUPERUSER_EMAIL"}
+# Paths under the data directory, like MEDIA_ROOT.
+PLACEHOLDERS |= {"PROVENANCE_C2PA_KEY", "PROVENANCE_C2PA_CERT", "PROVENANCE_C2PA_TRUST_ANCHORS"}
 
 
 def _is_env_call(node: ast.Call, functions: set[str]) -> bool:

@@ -1,6 +1,6 @@
 """deploy/nginx/timbre.conf: its limits match the app's, its unbuffered locations are the real
-streaming URLs, and (where nginx is installed) a live nginx streams, refuses and forwards as
-intended in front of a stand-in upstream."""
+streaming URLs and go to uvicorn (timbre_asgi), and (where nginx is installed) a live nginx
+streams, upgrades WebSockets, refuses and forwards as intended in front of stand-in upstreams."""
 
 from __future__ import annotations
 
@@ -28,18 +28,26 @@ SITE = (NGINX_DIR / "timbre.conf").read_text()
 STREAMING_URLS = [
     ("api-synthesis-stream", {}),
     ("compat-openai-speech", {}),
+    ("compat-eleven-tts", {"voice_id": "a1b2c3"}),
     ("compat-eleven-tts-stream", {"voice_id": "a1b2c3"}),
+    ("compat-eleven-tts-stream-timestamps", {"voice_id": "a1b2c3"}),
 ]
+# Served by config.asgi's WebSocket router, not by a Django URL.
+STREAM_INPUT = "/v1/text-to-speech/a1b2c3/stream-input"
 
 
-def _unbuffered_locations() -> list[tuple[str, str]]:
-    """(modifier, pattern) of each `=`/`~` location that turns proxy buffering off."""
-    blocks = re.findall(r"location\s+(=|~)\s+(\S+)\s*\{([^{}]*)\}", SITE)
-    return [(mod, pattern) for mod, pattern, body in blocks if "proxy_buffering off;" in body]
+def _unbuffered_locations() -> list[tuple[str, str, str]]:
+    """(modifier, pattern, body) of each `=`/`~`/`^~` location that turns buffering off."""
+    blocks = re.findall(r"location\s+(=|~|\^~)\s+(\S+)\s*\{([^{}]*)\}", SITE)
+    return [block for block in blocks if "proxy_buffering off;" in block[2]]
 
 
-def _matches(path: str, modifier: str, pattern: str) -> bool:
-    return path == pattern if modifier == "=" else re.search(pattern, path) is not None
+def _matches(path: str, modifier: str, pattern: str, body: str = "") -> bool:
+    if modifier == "=":
+        return path == pattern
+    if modifier == "^~":
+        return path.startswith(pattern)
+    return re.search(pattern, path) is not None
 
 
 def test_body_limit_fits_the_largest_plan_upload():
@@ -50,17 +58,18 @@ def test_body_limit_fits_the_largest_plan_upload():
     assert largest <= limit < largest + 5 * MB  # room for the envelope, not a different limit
 
 
-def test_streaming_urls_are_unbuffered():
+def test_streaming_urls_are_unbuffered_and_go_to_uvicorn():
     locations = _unbuffered_locations()
-    assert len(locations) == len(STREAMING_URLS)
-    for name, kwargs in STREAMING_URLS:
-        path = reverse(name, kwargs=kwargs)
+    assert all("proxy_pass http://timbre_asgi;" in body for _, _, body in locations)
+    for path in [reverse(name, kwargs=kwargs) for name, kwargs in STREAMING_URLS] + [STREAM_INPUT]:
         assert any(_matches(path, *location) for location in locations), path
     # ... and nothing else is: a job's audio download stays buffered.
     job_audio = reverse(
         "api-synthesis-audio", kwargs={"code": "00000000-0000-0000-0000-000000000000"}
     )
     assert not any(_matches(job_audio, *location) for location in locations)
+    for upstreams in ("upstream-host.conf", "upstream-compose.conf"):
+        assert "upstream timbre_asgi {" in (NGINX_DIR / upstreams).read_text()
 
 
 # --- a live nginx ------------------------------------------------------------------------------
@@ -73,8 +82,20 @@ class _Upstream(BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
+    def end_headers(self):
+        self.send_header("X-Upstream", self.server.name)
+        super().end_headers()
+
     def do_GET(self):
-        if self.path.startswith("/echo"):
+        if self.path.partition("?")[0].endswith("/stream-input"):  # a WebSocket: echo a line
+            self.send_response(101)
+            self.send_header("Upgrade", "websocket")
+            self.send_header("Connection", "Upgrade")
+            self.end_headers()
+            self.wfile.write(self.rfile.readline())
+            self.wfile.flush()
+            self.close_connection = True
+        elif self.path.startswith("/echo"):
             self._send(json.dumps({k.lower(): v for k, v in self.headers.items()}).encode())
         elif self.path.startswith("/static/"):
             self._send(b"from the app")
@@ -109,9 +130,12 @@ def live_nginx(tmp_path):
     nginx = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/usr/local/sbin")
     if nginx is None:
         pytest.skip("nginx is not installed")
-    upstream = ThreadingHTTPServer(("127.0.0.1", 0), _Upstream)
-    upstream.daemon_threads = True
-    threading.Thread(target=upstream.serve_forever, daemon=True).start()
+    upstreams = {}
+    for name in ("web", "asgi"):  # gunicorn's and uvicorn's stand-ins, told apart by a header
+        upstream = ThreadingHTTPServer(("127.0.0.1", 0), _Upstream)
+        upstream.daemon_threads, upstream.name = True, name
+        threading.Thread(target=upstream.serve_forever, daemon=True).start()
+        upstreams[name] = upstream
 
     static = tmp_path / "staticfiles"
     (static / "css").mkdir(parents=True)
@@ -120,7 +144,8 @@ def live_nginx(tmp_path):
     site = SITE.replace("listen 80;", f"listen 127.0.0.1:{port};")
     site = site.replace("listen [::]:80;", "").replace("/srv/timbre/var/staticfiles/", f"{static}/")
     hosts = (NGINX_DIR / "upstream-host.conf").read_text()
-    hosts = hosts.replace("127.0.0.1:8000", f"127.0.0.1:{upstream.server_address[1]}")
+    hosts = hosts.replace("127.0.0.1:8000", f"127.0.0.1:{upstreams['web'].server_address[1]}")
+    hosts = hosts.replace("127.0.0.1:8001", f"127.0.0.1:{upstreams['asgi'].server_address[1]}")
     (tmp_path / "site.conf").write_text(site)
     (tmp_path / "upstream.conf").write_text(hosts)
     user = f"user {getpass.getuser()};" if os.geteuid() == 0 else ""
@@ -148,7 +173,8 @@ def live_nginx(tmp_path):
     finally:
         process.terminate()
         process.wait(timeout=10)
-        upstream.shutdown()
+        for upstream in upstreams.values():
+            upstream.shutdown()
 
 
 def _first_bytes_after(port: int, path: str) -> tuple[float, http.client.HTTPResponse]:
@@ -165,11 +191,33 @@ def test_live_streams_pass_at_once_and_the_rest_is_buffered(live_nginx):
     waited, response = _first_bytes_after(live_nginx, "/api/v1/synthesis/stream")
     assert waited < 1.0  # the upstream waits 1.5 s before its second piece
     assert response.getheader("X-Accel-Buffering") == "no"
-    waited, _ = _first_bytes_after(live_nginx, "/v1/text-to-speech/a1b2c3/stream")
-    assert waited < 1.0
+    assert response.getheader("X-Upstream") == "asgi"
+    tts = "/v1/text-to-speech/a1b2c3"
+    for path in (f"{tts}/stream", f"{tts}/stream/with-timestamps", tts):
+        waited, response = _first_bytes_after(live_nginx, path)
+        assert waited < 1.0 and response.getheader("X-Upstream") == "asgi"
     # The control: the same answer on another path is held until the upstream is done.
-    waited, _ = _first_bytes_after(live_nginx, "/api/v1/synthesis")
-    assert waited >= 1.4
+    waited, response = _first_bytes_after(live_nginx, "/api/v1/synthesis")
+    assert waited >= 1.4 and response.getheader("X-Upstream") == "web"
+
+
+def test_live_websocket_stream_input_is_upgraded_through_to_uvicorn(live_nginx):
+    with socket.create_connection(("127.0.0.1", live_nginx), timeout=10) as sock:
+        sock.sendall(
+            f"GET {STREAM_INPUT}?model_id=x HTTP/1.1\r\nHost: timbre.example.com\r\n"
+            "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n".encode()
+        )
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += sock.recv(4096)
+        head, _, rest = head.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 101")
+        assert b"X-Upstream: asgi" in head and b"Upgrade: websocket" in head
+        sock.sendall(b"both ways\n")  # the tunnel is open in both directions
+        while b"\n" not in rest:
+            rest += sock.recv(4096)
+        assert rest == b"both ways\n"
 
 
 def test_live_forwarded_headers_and_websocket_upgrade(live_nginx):

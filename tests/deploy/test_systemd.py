@@ -13,7 +13,12 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 SYSTEMD = REPO / "deploy" / "systemd"
-UNITS = ("timbre-web.service", "timbre-worker@.service", "timbre-beat.service")
+UNITS = (
+    "timbre-web.service",
+    "timbre-asgi.service",
+    "timbre-worker@.service",
+    "timbre-beat.service",
+)
 
 
 def unit(name: str) -> dict[str, list[str]]:
@@ -50,6 +55,17 @@ def test_web_is_gunicorn_on_the_address_nginx_proxies_to():
     assert args[:2] == ["/srv/timbre/.venv/bin/gunicorn", "config.wsgi"]
     bind = args[args.index("--bind") + 1]
     assert f"server {bind};" in (REPO / "deploy" / "nginx" / "upstream-host.conf").read_text()
+
+
+def test_asgi_is_uvicorn_on_the_address_nginx_sends_streams_to():
+    args = shlex.split(unit("timbre-asgi.service")["ExecStart"][0])
+    assert args[:2] == ["/srv/timbre/.venv/bin/uvicorn", "config.asgi:application"]
+    bind = f"{args[args.index('--host') + 1]}:{args[args.index('--port') + 1]}"
+    upstreams = (REPO / "deploy" / "nginx" / "upstream-host.conf").read_text()
+    assert re.search(r"upstream timbre_asgi \{\s*server " + re.escape(bind) + ";", upstreams)
+    # Behind nginx only: the client address comes from it, and only from it.
+    assert args[args.index("--forwarded-allow-ips") + 1] == "127.0.0.1"
+    assert "--proxy-headers" in args
 
 
 def test_workers_stop_warmly_and_name_their_queues():
@@ -96,7 +112,7 @@ def test_systemd_accepts_the_units(tmp_path):
     # The same units, pointed at stand-ins for the virtualenv and /etc/timbre.
     bin_dir = tmp_path / "srv" / ".venv" / "bin"
     bin_dir.mkdir(parents=True)
-    for program in ("gunicorn", "celery"):
+    for program in ("gunicorn", "uvicorn", "celery"):
         (bin_dir / program).write_text("#!/bin/sh\n")
         (bin_dir / program).chmod(0o755)
     (tmp_path / "etc").mkdir()
@@ -107,7 +123,12 @@ def test_systemd_accepts_the_units(tmp_path):
         text = (SYSTEMD / name).read_text().replace("/srv/timbre", str(tmp_path / "srv"))
         (units / name).write_text(text.replace("/etc/timbre/", f"{tmp_path}/etc/"))
     shutil.copy(units / "timbre-worker@.service", units / "timbre-worker@audio.service")
-    names = ["timbre-web.service", "timbre-beat.service", "timbre-worker@audio.service"]
+    names = [
+        "timbre-web.service",
+        "timbre-asgi.service",
+        "timbre-beat.service",
+        "timbre-worker@audio.service",
+    ]
     result = subprocess.run(
         [analyze, "verify", "--man=no", *names],
         cwd=units,

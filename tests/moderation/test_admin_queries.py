@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from accounts import services as account_services
 from accounts.models import CharacterUsage, Plan, User, UserAPIKey
+from provenance.models import GenerationRecord
 from synthesis.models import (
     EngineStatusRecord,
     ModelAlias,
@@ -22,7 +23,7 @@ from synthesis.models import (
     WebhookDelivery,
 )
 from tests.factories import UserFactory
-from voices.models import Consent, Flag, Sample, Voice
+from voices.models import Consent, Flag, ProtectedVoice, Sample, Voice
 
 pytestmark = pytest.mark.django_db
 
@@ -115,6 +116,27 @@ def make_alias():
     ModelAlias.objects.create(name=f"alias-{next(_n)}", surface=ModelAlias.Surface.OPENAI)
 
 
+def make_protected_voice():
+    ProtectedVoice.objects.create(name=f"protected {next(_n)}", created_by=_user(), samples=["a"])
+
+
+def make_generation_record():
+    job = _job()
+    deleted = next(_n) % 2 == 0  # rows of deleted accounts and voices list without a query each
+    GenerationRecord.objects.create(
+        job_code=job.code,
+        user=None if deleted else job.owner,
+        account_id=job.owner.pk,
+        account_code=job.owner.code,
+        voice=None if deleted else job.voice,
+        voice_code=job.voice.code,
+        model="xtts",
+        output_format="mp3",
+        fingerprint=b"\x00" * 40,
+        fingerprint_version="test",
+    )
+
+
 def make_delivery():
     batch = _batch()
     job = _job(owner=batch.owner, batch=batch)
@@ -141,6 +163,8 @@ CHANGELISTS = {
     SynthesisBatch: make_batch,
     WebhookDelivery: make_delivery,
     ModelAlias: make_alias,
+    ProtectedVoice: make_protected_voice,
+    GenerationRecord: make_generation_record,
 }
 
 
@@ -148,7 +172,7 @@ def test_every_registered_model_of_these_admins_is_covered():
     ours = {
         model
         for model in admin.site._registry
-        if model._meta.app_label in ("accounts", "voices", "synthesis")
+        if model._meta.app_label in ("accounts", "voices", "synthesis", "provenance")
     }
     assert ours == set(CHANGELISTS)
 

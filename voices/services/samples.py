@@ -18,6 +18,12 @@ from audit.services import audit_record
 from config.service_errors import ServiceError
 from voices.models import Sample
 from voices.services.dispatch import sample_intake_dispatch
+from voices.services.protected import (
+    PROTECTED_CODE,
+    PROTECTED_MESSAGE,
+    protected_hit_flag,
+    protected_voice_screen,
+)
 from voices.uploads import UploadTooLarge, display_name, upload_limit_bytes
 
 logger = logging.getLogger(__name__)
@@ -104,6 +110,7 @@ def sample_intake_run(*, sample_id: int) -> None:
                 min_speech_seconds=_min_speech_seconds(sample.purpose),
                 denoise=settings.VOICES_SAMPLE_DENOISE,
             )
+            protected = _protected_screen(sample, result.clean_wav_path)
         except IntakeError as exc:
             if exc.detail:
                 logger.info("sample %s refused (%s): %s", sample.code, exc.code, exc.detail)
@@ -114,7 +121,20 @@ def sample_intake_run(*, sample_id: int) -> None:
             message = "We could not process this file. Try again; if it keeps failing, tell us."
             sample_reject(sample_id=sample.pk, code=PROCESSING_FAILED, message=message)
             return
-        sample_intake_succeeded(sample_id=sample.pk, result=result)
+        if protected is not None and protected.matched:
+            sample_refuse_protected(sample_id=sample.pk, hit=protected)
+            return
+        sample_intake_succeeded(sample_id=sample.pk, result=result, protected=protected)
+
+
+def _protected_screen(sample: Sample, clean_wav_path):
+    """The closest protected voice (None when there is none, or too little voice to embed).
+    Any other failure fails the intake: a sample is never accepted unchecked."""
+    try:
+        return protected_voice_screen(clean_wav_path)
+    except ValueError as exc:
+        logger.info("sample %s not compared with protected voices: %s", sample.code, exc)
+        return None
 
 
 def _min_speech_seconds(purpose: str) -> float:
@@ -124,7 +144,7 @@ def _min_speech_seconds(purpose: str) -> float:
 
 
 @transaction.atomic
-def sample_intake_succeeded(*, sample_id: int, result) -> Sample | None:
+def sample_intake_succeeded(*, sample_id: int, result, protected=None) -> Sample | None:
     """Store the clean WAV and the quality report; the sample becomes ready."""
     sample = Sample.objects.select_for_update().filter(pk=sample_id, status__in=_OPEN).first()
     if sample is None:
@@ -140,7 +160,12 @@ def sample_intake_succeeded(*, sample_id: int, result) -> Sample | None:
         action="voices.sample.processed",
         actor_type=AuditEvent.ActorType.SYSTEM,
         target=sample,
-        data={"ok": result.report.ok, "speech_seconds": result.report.speech_seconds},
+        data={
+            "ok": result.report.ok,
+            "speech_seconds": result.report.speech_seconds,
+            # The closest protected voice, for admins (never in the owner's quality report).
+            **({"protected_voice": protected.to_dict()} if protected is not None else {}),
+        },
     )
     return sample
 
@@ -165,6 +190,16 @@ def sample_reject(*, sample_id: int, code: str, message: str) -> Sample | None:
         target=sample,
         data={"code": code, "message": message},
     )
+    return sample
+
+
+@transaction.atomic
+def sample_refuse_protected(*, sample_id: int, hit) -> Sample | None:
+    """Refuse a sample that sounds like a protected voice: rejected (its bytes deleted), a
+    moderation flag raised, and both audited with the score and threshold."""
+    sample = sample_reject(sample_id=sample_id, code=PROTECTED_CODE, message=PROTECTED_MESSAGE)
+    if sample is not None:
+        protected_hit_flag(sample=sample, hit=hit)
     return sample
 
 

@@ -16,9 +16,17 @@ from typing import Literal
 import numpy as np
 import torch
 
-from ..base import Conditioning, Engine, EngineStatus, EngineUnavailable, SynthesisParams
+from ..base import (
+    CharAlignment,
+    Conditioning,
+    Engine,
+    EngineStatus,
+    EngineUnavailable,
+    SynthesisParams,
+)
 from . import FACTS
 from . import stock as xtts_stock
+from .attention import chunk_alignment_or_none
 from .generation import BatchGeneration, RowResult, SamplingSettings
 from .languages import (
     CHAR_LIMITS,
@@ -168,6 +176,25 @@ class XttsEngine(Engine):
         params: SynthesisParams,
     ) -> Iterator[np.ndarray]:
         """Yield one float32 24 kHz array per text, in order; texts are generated in batches."""
+        for _, _, audio in self._rendered(texts, language, conditioning, params):
+            yield audio
+
+    def synthesize_aligned(
+        self,
+        *,
+        texts: list[str],
+        language: str,
+        conditioning: Conditioning,
+        params: SynthesisParams,
+    ) -> Iterator[tuple[np.ndarray, CharAlignment | None]]:
+        """`synthesize`, with each text's character times from the GPT's attention
+        (synthesis.engines.xtts.attention; one extra GPT pass per text)."""
+        latent, _ = self._conditioning_tensors(conditioning)
+        for index, (tokens, result), audio in self._rendered(texts, language, conditioning, params):
+            yield audio, self._alignment(latent, tokens, result, texts[index], audio.size)
+
+    def _rendered(self, texts, language, conditioning, params):
+        """(index, (tokens, RowResult), audio) of each text, in order, generated in batches."""
         params = FACTS.params_complete(params)
         tokens = [self._tokens(text, language) for text in texts]
         latent, speaker = self._conditioning_tensors(conditioning)
@@ -177,8 +204,19 @@ class XttsEngine(Engine):
             rows = list(range(start, min(start + self.batch_limit, len(texts))))
             results = self._generate_rows(latent, tokens, rows, seed, params)
             start += len(rows)
-            for result in results:
-                yield self._decode(result, speaker, params)
+            for row, result in zip(rows, results, strict=True):
+                yield row, (tokens[row], result), self._decode(result, speaker, params)
+
+    def _alignment(self, latent, tokens, result: RowResult, text: str, samples: int):
+        return chunk_alignment_or_none(
+            model=self.model,
+            cond_latent=latent,
+            text_tokens=tokens,
+            codes=result.codes,
+            frames=len(result.latents),
+            text=text,
+            seconds=samples / self.sample_rate,
+        )
 
     def stream(
         self,
@@ -193,6 +231,20 @@ class XttsEngine(Engine):
         Every `stream_chunk_size` tokens, only the new latents (plus vocoder context) are
         decoded; joined, the pieces equal `synthesize` of the same text and seed.
         """
+        yield from self._streamed(text, language, conditioning, params, aligned=False)
+
+    def stream_aligned(
+        self,
+        *,
+        text: str,
+        language: str,
+        conditioning: Conditioning,
+        params: SynthesisParams,
+    ) -> Iterator[np.ndarray | CharAlignment]:
+        """`stream`, then the text's CharAlignment from the GPT's attention (if it can tell)."""
+        yield from self._streamed(text, language, conditioning, params, aligned=True)
+
+    def _streamed(self, text, language, conditioning, params, *, aligned: bool):
         params = FACTS.params_complete(params)
         tokens = self._tokens(text, language)
         latent, speaker = self._conditioning_tensors(conditioning)
@@ -201,16 +253,23 @@ class XttsEngine(Engine):
         )
         run = self._generation(latent, [tokens], [self._seed(params)], params)
         pending: list[torch.Tensor] = []
+        samples = 0
         for step in run.steps():
             pending.append(step.latents)
             if len(pending) >= self.stream_chunk_size:
                 piece = self._push(decoder, pending)
                 pending = []
                 if piece.size:
+                    samples += piece.size
                     yield piece
         piece = self._finish(decoder, pending)
         if piece.size:
+            samples += piece.size
             yield piece
+        if aligned:
+            alignment = self._alignment(latent, tokens, run.results[0], text, samples)
+            if alignment is not None:
+                yield alignment
 
     # -- stock coqui paths, for benchmarks ---------------------------------------------------
 

@@ -89,5 +89,6 @@ def test_openai_compatible_api_speaks_with_the_toy_engine(owner, toy_voice):
     samples = np.frombuffer(data[44:], "<i2").astype(np.float32) / 32768
     assert rate == 24_000  # OpenAI clients get 24 kHz, resampled from the toy's 16 kHz
     assert abs(dominant_hz(samples, rate) - 440) < 2  # the toy's declared default pitch
-    job = SynthesisJob.objects.get(owner=owner, stream=True)
+    # The stream ends with the last audio; the worker then encodes, signs and stores the file.
+    job = wait_job(SynthesisJob.objects.get(owner=owner, stream=True))
     assert (job.status, job.language) == (SynthesisJob.Status.SUCCEEDED, "eo")
