@@ -26,6 +26,7 @@ run: SYSTEM_DEPS = run
 run: system-deps install migrate
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 	$(PY) manage.py ensure_admin
+	$(PY) manage.py provenance_keys --if-missing
 	@echo "Timbre is starting at http://$${TIMBRE_BIND:-127.0.0.1:8000}/  (Ctrl-C stops web and workers)"
 	$(VENV)/bin/honcho start -f Procfile
 

@@ -20,9 +20,16 @@ def _iso(moment) -> str | None:
 
 def job_payload(job: SynthesisJob) -> dict:
     queued = (job.started_at - job.created_at).total_seconds() if job.started_at else None
-    audio_url = None
+    audio_url = timings = captions = None
     if job.status == SynthesisJob.Status.SUCCEEDED and job.audio:
         audio_url = _url(reverse("api-synthesis-audio", kwargs={"code": job.code}))
+        captions = {
+            fmt: _url(reverse(f"api-synthesis-captions-{fmt}", kwargs={"code": job.code}))
+            for fmt in ("vtt", "srt")
+        }
+        if job.timestamps and job.timings:
+            # The words can run to megabytes for a book: a delivery names where they are.
+            timings = {"url": _url(reverse("api-synthesis-timings", kwargs={"code": job.code}))}
     return {
         "id": str(job.code),
         "status": job.status,
@@ -46,6 +53,9 @@ def job_payload(job: SynthesisJob) -> dict:
             "queued_seconds": queued,
         },
         "audio_url": audio_url,
+        "timestamps": job.timestamps,
+        "timings": timings,
+        "captions": captions,
         "audio_bytes": job.audio_bytes,
         "audio_expires_at": _iso(job.expires_at),
         "audio_deleted": job.audio_deleted_reason or None,

@@ -63,3 +63,17 @@ def test_formats_without_a_manifest_are_left_alone(tmp_path):
         path = tmp_path / f"out.{ext}"
         path.write_bytes(b"audio")
         assert not credentials.credentials_sign(path, job=SimpleNamespace(code="x"))
+
+
+def test_if_missing_writes_once_and_then_leaves_the_files_alone(tmp_path):
+    """`make run` calls it on every start: the first start writes a chain, later ones keep it."""
+    call_command("provenance_keys", out=str(tmp_path), if_missing=True, stdout=io.StringIO())
+    key = tmp_path / "signer-key.pem"
+    first = key.read_bytes()
+    out = io.StringIO()
+    call_command("provenance_keys", out=str(tmp_path), if_missing=True, stdout=out)
+    assert "there already" in out.getvalue()
+    assert key.read_bytes() == first
+    (tmp_path / "trial-root.pem").unlink()  # half a set is refused, never silently mixed
+    with pytest.raises(CommandError, match="--force"):
+        call_command("provenance_keys", out=str(tmp_path), if_missing=True, stdout=io.StringIO())

@@ -35,6 +35,11 @@ class Command(BaseCommand):
         )
         parser.add_argument("--days", type=int, default=365, help="signing certificate lifetime")
         parser.add_argument("--force", action="store_true", help="overwrite existing files")
+        parser.add_argument(
+            "--if-missing",
+            action="store_true",
+            help="do nothing when all three files are there already (make run uses this)",
+        )
 
     def handle(self, *args, **opts):
         if opts["out"] is not None:
@@ -47,6 +52,9 @@ class Command(BaseCommand):
                 Path(settings.PROVENANCE_C2PA_TRUST_ANCHORS).resolve(),
             ]
         existing = [str(p) for p in paths if p.exists()]
+        if opts["if_missing"] and len(existing) == len(paths) and not opts["force"]:
+            self.stdout.write("C2PA signing files are there already: " + ", ".join(existing))
+            return
         if existing and not opts["force"]:
             raise CommandError(f"Already there (use --force to replace): {', '.join(existing)}")
         if opts["days"] < 1:

@@ -238,6 +238,17 @@ def test_payload_has_the_same_fields_as_the_api(owner, voice, owner_client):
     api.pop("text", None)  # the detail view adds the whole text; payloads keep the preview
     payload = job_payload(job)
     assert payload.keys() == api.keys()
-    for key in ("id", "status", "voice", "format", "sample_rate", "cost", "audio_bytes"):
+    for key in (
+        "id",
+        "status",
+        "voice",
+        "format",
+        "sample_rate",
+        "cost",
+        "audio_bytes",
+        "timestamps",
+    ):
         assert payload[key] == api[key], key
+    for fmt in ("vtt", "srt"):  # the API answers with the request's host, deliveries SITE_URL
+        assert payload["captions"][fmt].endswith(api["captions"][fmt].split("testserver")[1])
     assert payload["audio_url"].endswith(f"/api/v1/synthesis/{job.code}/audio")
