@@ -6,7 +6,7 @@ REQ_HASH := $(shell cat requirements/*.txt | sha256sum | cut -c1-16)
 STAMP := $(VENV)/.installed-$(REQ_HASH)
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: run test lint format bench bench-realtime install system-deps migrate screenshots
+.PHONY: run test lint format bench bench-realtime bench-serving install system-deps migrate screenshots
 
 $(STAMP):
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -52,7 +52,12 @@ format: install
 
 bench: install
 	$(PY) manage.py bench $(BENCH_ARGS)
+	$(PY) manage.py bench_chatterbox $(CHATTERBOX_BENCH_ARGS)
 
 # WebSocket stream-input: first text -> first audio, and idle connections one uvicorn holds.
 bench-realtime: install
 	$(PY) manage.py bench_realtime $(BENCH_ARGS)
+
+# Many users at once: the synthesis worker with the serving scheduler off (prefork -c 1) and on.
+bench-serving: install
+	$(PY) manage.py bench_serving $(BENCH_ARGS)

@@ -23,7 +23,8 @@ class ServiceError(Exception):
         return f"ServiceError({self.code!r}, {self.message!r})"
 
 
-# The HTTP status of each code that is not a plain 400 (the client's input).
+# The HTTP status of each code that is not a plain 400 (the client's input; e.g.
+# model_not_available: the voice is not built for the engine the request named).
 HTTP_STATUS = {
     # 402: a plan limit that money (or the next month) lifts
     "quota_exceeded": 402,
@@ -40,13 +41,16 @@ HTTP_STATUS = {
     "consent_expired": 409,
     "consent_not_recorded": 409,
     "consent_used": 409,
+    "engine_already_added": 409,
     "idempotency_key_reused": 409,
     "job_finished": 409,
     "job_not_finished": 409,
     "not_flagged": 409,
     "sample_in_use": 409,
     "sample_not_ready": 409,
+    "voice_is_mix": 409,
     "voice_name_taken": 409,
+    "voice_no_samples": 409,
     "voice_not_pending_consent": 409,
     "voice_not_ready": 409,
     "voice_slots_exhausted": 409,

@@ -228,7 +228,7 @@ def _record_save(job, items: np.ndarray, *, duration: float) -> GenerationRecord
             "account_code": owner.code,
             "voice": voice,
             "voice_code": voice.code if voice is not None else None,
-            "model": (voice.engine if voice is not None else "") or getattr(job, "engine", ""),
+            "model": getattr(job, "engine_name", "") or (voice.engine if voice is not None else ""),
             "output_format": job.output_format,
             "duration_seconds": round(duration, 3),
             "fingerprint": items.astype("<u4").tobytes(),

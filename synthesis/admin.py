@@ -35,7 +35,7 @@ class SynthesisJobAdmin(admin.ModelAdmin):
         "started_at",
         "finished_at",
     )
-    list_filter = ("status", "quota_state", "voice__engine", "language", "output_format", "stream")
+    list_filter = ("status", "quota_state", "engine", "language", "output_format", "stream")
     search_fields = ("code", "owner__email", "voice__name", "error", "worker")
     list_select_related = ("owner", "voice", "batch")
     readonly_fields = (
@@ -69,9 +69,9 @@ class SynthesisJobAdmin(admin.ModelAdmin):
     exclude = ("text",)  # a user's text is theirs; the admin needs the facts, not the words
     actions = ["retry", "cancel"]
 
-    @admin.display(description="Engine", ordering="voice__engine")
+    @admin.display(description="Engine", ordering="engine")
     def engine(self, job):
-        return job.voice.engine if job.voice else ""
+        return job.engine_name
 
     @admin.display(description="Error")
     def short_error(self, job):
@@ -172,7 +172,7 @@ class ModelAliasForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         # Only installed engines (an alias naming a missing one would refuse every voice).
-        choices = [("", "The voice's own engine")]
+        choices = [("", "The default model")]
         choices += [(name, f"{facts.label} ({name})") for name, facts in engines().items()]
         current = self.instance.engine
         if current and current not in dict(choices):

@@ -38,6 +38,9 @@ class SynthesisJob(models.Model):
     voice = models.ForeignKey(
         "voices.Voice", null=True, on_delete=models.SET_NULL, related_name="synthesis_jobs"
     )
+    # The engine that speaks this job (the request's model, among the engines the voice is
+    # built for); blank on jobs from before engines were chosen per request: the voice's engine.
+    engine = models.CharField(max_length=32, blank=True)
     text = models.TextField()
     characters = models.PositiveIntegerField(default=0)
     language = models.CharField(max_length=10, default="en")
@@ -128,6 +131,19 @@ class SynthesisJob(models.Model):
     @property
     def is_terminal(self) -> bool:
         return self.status in self.TERMINAL
+
+    @property
+    def engine_name(self) -> str:
+        """The engine that speaks (spoke) the job; older jobs: their voice's engine."""
+        return self.engine or (self.voice.engine if self.voice_id else "")
+
+    @property
+    def model_id(self) -> str:
+        """The public model id of that engine (what API clients pass as `model`)."""
+        from synthesis.engines import engines
+
+        facts = engines().get(self.engine_name)
+        return facts.model_id if facts is not None else self.engine_name
 
 
 class EngineStatusRecord(models.Model):
@@ -279,8 +295,10 @@ class ModelAlias(models.Model):
     """A model name that OpenAI or ElevenLabs clients send (`model`, `model_id`), accepted by the
     compatible APIs (synthesis.compat) and listed by GET /v1/models.
 
-    The voice, not the model, decides which engine speaks; an alias tied to an engine is accepted
-    only for that engine's voices. Edited in the admin; seeded with today's vendor names by
+    The request's model decides which engine speaks (synthesis.jobs.catalog): an alias tied to an
+    engine picks that engine; an alias without one picks the operator's default model
+    (TIMBRE_DEFAULT_MODEL), or the voice's own engine when the voice is not built for it. Edited in
+    the admin; seeded with today's vendor names by
     migration 0006 (and again into an empty table after a flush, see synthesis.apps).
     """
 
@@ -291,12 +309,12 @@ class ModelAlias(models.Model):
 
     name = models.CharField(max_length=100, unique=True)
     surface = models.CharField(max_length=16, choices=Surface.choices, default=Surface.ANY)
-    # "" is the default: whichever engine built the voice. Otherwise an installed engine's name.
+    # "" is the default model (TIMBRE_DEFAULT_MODEL). Otherwise an installed engine's name.
     engine = models.CharField(
         max_length=32,
         blank=True,
-        help_text="Leave empty to speak with the voice's own engine (the usual choice). An "
-        "engine name here accepts this alias only for that engine's voices.",
+        help_text="Leave empty to speak with the default model (or the voice's own engine when "
+        "the voice is not built for it). An engine name here always picks that engine.",
     )
     description = models.CharField(max_length=200, blank=True)
     enabled = models.BooleanField(

@@ -9,10 +9,10 @@ runs on the `default` queue.
 from celery import shared_task
 
 from synthesis.batches import services as batches
-from synthesis.engines import engine_names
 from synthesis.jobs import recovery, retention, runner
 from synthesis.webhooks import services as webhooks
 from synthesis.workers import status
+from synthesis.workers.lifecycle import worker_engine_names
 
 
 @shared_task(name="synthesis.tasks.synthesize", bind=True)
@@ -22,9 +22,11 @@ def synthesize(self, *, job_id: int, engine: str = "") -> None:
 
 
 @shared_task(name="synthesis.tasks.engine_status_publish")
-def engine_status_publish() -> None:
-    """Say again what this worker's engines are (after a database reset, or on demand)."""
-    for name in engine_names():
+def engine_status_publish(*, engine: str = "") -> None:
+    """Say again what this worker's engines are (after a database reset, or on demand): the
+    ones it loads (TIMBRE_WORKER_ENGINES), not every installed one. `engine` only routes the
+    task to that engine's queue, i.e. to a worker that loads it."""
+    for name in worker_engine_names():
         status.engine_load_and_publish(name)
 
 

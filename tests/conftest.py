@@ -64,19 +64,77 @@ def xtts_tiny_dir(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def chatterbox_tiny_dir(tmp_path_factory):
+    """A tiny random-weight Chatterbox checkpoint in the real layout (~1.4 GB, ~15 s), once
+    per session; it differs from the released shapes only in T3's Llama depth and MLP width."""
+    from synthesis.engines.chatterbox.checkpoint import write_checkpoint
+
+    out_dir = tmp_path_factory.mktemp("chatterbox-tiny")
+    return write_checkpoint(size="tiny", out_dir=out_dir, seed=0)
+
+
+@pytest.fixture(scope="session")
 def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory, xtts_tiny_dir):
     """One real worker process consuming every queue, on the configured broker.
 
-    It loads the tiny XTTS checkpoint at start through the same code path as real weights.
+    It loads the tiny XTTS checkpoint at start through the same code path as real weights, and
+    every other installed engine but Chatterbox: its tests start a worker of their own
+    (`chatterbox_worker`), which alone consumes `synthesis.chatterbox`.
     """
+    from synthesis.engines import engine_names
+
+    engines = ",".join(name for name in engine_names() if name != "chatterbox")
     with django_db_blocker.unblock():
         purge_queues()
         worker = WorkerProcess(
             log_dir=tmp_path_factory.mktemp("workers"),
-            extra_env={"XTTS_MODEL_DIR": str(xtts_tiny_dir), "TIMBRE_DEVICE": "cpu"},
+            extra_env={
+                "XTTS_MODEL_DIR": str(xtts_tiny_dir),
+                "TIMBRE_DEVICE": "cpu",
+                "TIMBRE_WORKER_ENGINES": engines,
+            },
         )
     try:
         worker.wait_ready()
+        yield worker
+    finally:
+        worker.stop()
+
+
+@pytest.fixture(scope="session")
+def chatterbox_worker(django_db_setup, django_db_blocker, tmp_path_factory, chatterbox_tiny_dir):
+    """A real worker consuming only `synthesis.chatterbox`, with the tiny Chatterbox checkpoint
+    loaded through `from_local`. The audio and default queues stay with `celery_worker`, so a
+    test that uses Chatterbox asks for both. Ready once its engine record says so (the load
+    runs in the background, after Celery's " ready.").
+
+    It runs in commercial mode, told to load XTTS too: it loads and publishes Chatterbox alone
+    (tests/synthesis/chatterbox_worker/test_commercial_mode.py), which costs no second load."""
+    from config.celery import engine_queue
+    from synthesis.models import EngineStatusRecord
+    from tests.support.waiting import wait_for
+
+    queue = engine_queue("chatterbox")
+    with django_db_blocker.unblock():
+        purge_queues(queue)
+        worker = WorkerProcess(
+            queues=(queue,),
+            log_dir=tmp_path_factory.mktemp("workers"),
+            extra_env={
+                "CHATTERBOX_MODEL_DIR": str(chatterbox_tiny_dir),
+                "TIMBRE_DEVICE": "cpu",
+                "TIMBRE_WORKER_ENGINES": "xtts,chatterbox",
+                "TIMBRE_COMMERCIAL_ONLY": "1",
+            },
+        )
+    try:
+        worker.wait_ready()
+        mine = EngineStatusRecord.objects.filter(
+            hostname__startswith=worker.name.split("@")[0] + "@", engine="chatterbox"
+        )
+        with django_db_blocker.unblock():
+            record = wait_for(mine.first, timeout=240, what="the Chatterbox engine to load")
+        assert record.ready, (record.reason, record.fix, worker.log()[-3000:])
         yield worker
     finally:
         worker.stop()

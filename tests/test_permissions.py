@@ -44,6 +44,7 @@ SYNTHESIS = [
     ("post", "/api/v1/webhooks/secret/rotate", W, 200),
     ("get", "/api/v1/webhooks/deliveries", R, 200),
     ("get", "/api/v1/engines", "voices:read", 200),
+    ("get", "/api/v1/models", None, 200),  # any key: the names a client may send as `model`
     ("get", "/api/v1/webhooks/deliveries/{delivery}", R, 200),
 ]
 VOICES = [
@@ -51,6 +52,7 @@ VOICES = [
     ("get", "/api/v1/voices/{voice}", "voices:read", 200),
     ("patch", "/api/v1/voices/{voice}", "voices:write", 200),
     ("delete", "/api/v1/voices/{other_voice}", "voices:write", 204),
+    ("post", "/api/v1/voices/{voice}/engines", "voices:write", 202),
     ("get", "/api/v1/samples", "voices:read", 200),
     ("get", "/api/v1/samples/{sample}", "voices:read", 200),
     ("get", "/api/v1/samples/{sample}/audio", "voices:read", 200),
@@ -108,6 +110,8 @@ def call(client, endpoint, objects):
         data = {"voice": voice, "items": [{"text": "One."}, {"text": "Two."}]}
     elif url.endswith("/consents"):
         data = {"attest": True}
+    elif url.endswith("/engines") and method == "post":
+        data = {"engine": "toy"}  # the test-only engine (tests/support/toy_engine)
     elif method == "patch":
         data = {"name": "Renamed"}
     response = getattr(client, method)(url, data, format="json")

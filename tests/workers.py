@@ -64,10 +64,11 @@ class WorkerProcess:
         self._log.close()
 
 
-def purge_queues() -> None:
-    """Drop messages left by earlier runs so a test only sees its own tasks."""
+def purge_queues(*queues: str) -> None:
+    """Drop messages left by earlier runs on `queues` (default: the three fixed ones) so a test
+    only sees its own tasks."""
     with celery_app.connection_for_write() as conn:
-        for queue in QUEUES:
+        for queue in queues or QUEUES:
             # A queue that does not exist yet holds nothing to purge.
             with contextlib.suppress(Exception):
                 conn.default_channel.queue_purge(queue)

@@ -11,7 +11,7 @@ from django.contrib import admin
 from accounts.admin_forms import NoteForm, ReasonForm, action_with_form, apply_each
 from audit.models import AuditEvent
 from voices import services
-from voices.models import Consent, Flag, ProtectedVoice, Sample, Voice
+from voices.models import Consent, Flag, ProtectedVoice, Sample, Voice, VoiceConditioning
 from voices.services import protected as protected_services
 
 
@@ -34,6 +34,19 @@ class ConsentInline(admin.StackedInline):
         "overridden_by",
         "overridden_at",
     )
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class VoiceConditioningInline(admin.TabularInline):
+    """The voice's further engines (read-only: users add them, workers build them)."""
+
+    model = VoiceConditioning
+    extra = 0
+    can_delete = False
+    fields = ("engine", "status", "version", "failure_reason", "dispatched_at", "updated_at")
     readonly_fields = fields
 
     def has_add_permission(self, request, obj=None):
@@ -73,7 +86,7 @@ class VoiceAdmin(admin.ModelAdmin):
         "mix_sources",
         "failure_reason",
     )
-    inlines = [ConsentInline]
+    inlines = [ConsentInline, VoiceConditioningInline]
     actions = ["block", "unblock", "approve_override"]
 
     @admin.display(boolean=True, description="Blocked", ordering="blocked_at")

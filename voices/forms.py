@@ -2,7 +2,8 @@ import math
 
 from django import forms
 
-from voices.selectors import LANGUAGE_NAMES
+from synthesis.engines import engines
+from voices.selectors import LANGUAGE_NAMES, voice_engine_list
 
 MIX_MIN, MIX_MAX = 2, 5  # voices.services.mixing checks the same bounds
 
@@ -18,6 +19,23 @@ class SampleUploadForm(forms.Form):
 class VoiceRenameForm(forms.Form):
     name = forms.CharField(max_length=100)
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class VoiceEngineAddForm(forms.Form):
+    """Pick one installed cloning engine the voice is not built for yet."""
+
+    engine = forms.ChoiceField(label="Model")
+
+    def __init__(self, *args, voice, **kwargs):
+        super().__init__(*args, **kwargs)
+        have = {
+            e["engine"] for e in voice_engine_list(voice) if e["status"] != "failed" or e["primary"]
+        }
+        self.fields["engine"].choices = [
+            (facts.name, f"{facts.label} ({facts.model_id})")
+            for facts in engines().values()
+            if facts.clones and facts.name not in have
+        ]
 
 
 class VoiceMixForm(forms.Form):

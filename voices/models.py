@@ -92,6 +92,47 @@ class Voice(models.Model):
         return self.blocked_at is not None
 
 
+def engine_conditioning_path(row: "VoiceConditioning", filename: str) -> str:
+    return conditioning_path(row.voice, filename)
+
+
+class VoiceConditioning(models.Model):
+    """A voice's conditioning for one more engine than its first (`Voice.engine`).
+
+    The voice's first engine keeps its conditioning on the voice itself (`Voice.conditioning`),
+    so everything that reads one engine per voice goes on working; each further engine the voice
+    is built for has a row here, computed once from the same clean samples under the same
+    verified consent (voices.services.engines), and read by the worker of that engine.
+    """
+
+    class Status(models.TextChoices):
+        BUILDING = "building", "Building"
+        READY = "ready", "Ready"
+        FAILED = "failed", "Failed"
+
+    voice = models.ForeignKey(Voice, on_delete=models.CASCADE, related_name="conditionings")
+    engine = models.CharField(max_length=32)
+    conditioning = models.FileField(upload_to=engine_conditioning_path, blank=True, max_length=255)
+    version = models.CharField(max_length=64, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.BUILDING)
+    failure_reason = models.TextField(blank=True)
+    # The outbox of the build: when its task was last sent (null: not yet, e.g. broker down).
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["voice_id", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["voice", "engine"], name="voice_conditioning_unique_engine"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.voice_id}:{self.engine} ({self.status})"
+
+
 class Sample(models.Model):
     """One uploaded or recorded piece of audio, before and after intake."""
 

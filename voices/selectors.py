@@ -5,14 +5,15 @@ from __future__ import annotations
 import uuid
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db.models import Prefetch, Q, QuerySet
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from config.service_errors import ServiceError
-from synthesis.engines import EngineFacts, engine_facts, engines
-from voices.models import Consent, Sample, Voice
+from synthesis.engines import EngineFacts, UnknownEngine, engine_facts, engine_for_model, engines
+from voices.models import Consent, Sample, Voice, VoiceConditioning
 
 LANGUAGE_NAMES = {
     "en": "English",
@@ -70,7 +71,7 @@ def sample_ready_choices(*, user) -> QuerySet:
 def _voices_with_details() -> QuerySet:
     samples = Sample.objects.filter(purpose=Sample.Purpose.VOICE).order_by("created_at", "id")
     return Voice.objects.select_related("owner", "consent", "consent__recording").prefetch_related(
-        Prefetch("samples", queryset=samples)
+        Prefetch("samples", queryset=samples), "conditionings"
     )
 
 
@@ -159,12 +160,74 @@ def consent_get(*, user, code) -> Consent:
     return _get_visible(Consent.objects.select_related("recording", "voice"), user, code)
 
 
-def cloning_engine() -> EngineFacts | None:
-    """The engine new cloned voices are built with (VOICES_CLONING_ENGINE, else the first
-    installed engine that clones); None when no installed engine clones."""
-    if settings.VOICES_CLONING_ENGINE:
-        return engine_facts(settings.VOICES_CLONING_ENGINE)
+def default_model() -> EngineFacts | None:
+    """The default cloning model: TIMBRE_DEFAULT_MODEL (an engine name or model id), else
+    VOICES_CLONING_ENGINE, else the first installed engine that clones; None when no installed
+    engine clones. New voices are built for it, and a request that names no model is spoken by
+    it when its voice is built for it."""
+    for setting in ("TIMBRE_DEFAULT_MODEL", "VOICES_CLONING_ENGINE"):
+        name = getattr(settings, setting, "")
+        if not name:
+            continue
+        facts = engine_for_model(name)
+        if facts is None or not facts.clones:
+            cloning = [f.name for f in engines().values() if f.clones]
+            raise ImproperlyConfigured(
+                f"{setting}={name!r} names no installed cloning engine; set it to one of "
+                f"{', '.join(cloning) or '(none: add a cloning engine to TIMBRE_ENGINES)'}."
+            )
+        return facts
     return next((facts for facts in engines().values() if facts.clones), None)
+
+
+def cloning_engine() -> EngineFacts | None:
+    """The engine new cloned voices are built with: the default model (`default_model`)."""
+    return default_model()
+
+
+def cloning_engine_names() -> list[str]:
+    """The installed engines a voice can be built for."""
+    return [name for name, facts in engines().items() if facts.clones]
+
+
+def voice_engines_ready(voice: Voice) -> list[str]:
+    """The engines that can speak `voice` now: its first engine when the voice is ready, and
+    each further engine whose conditioning is ready (`Voice.conditionings`)."""
+    names = [voice.engine] if voice.status == Voice.Status.READY and voice.engine else []
+    for row in voice.conditionings.all():
+        if row.status == VoiceConditioning.Status.READY and row.engine not in names:
+            names.append(row.engine)
+    return names
+
+
+def voice_engine_list(voice: Voice) -> list[dict]:
+    """Every engine `voice` is built for (or being built for), first engine first, with its
+    status and the model's licence: what the voice API and page show."""
+    rows = [(voice.engine, voice.status, voice.failure_reason, True)] if voice.engine else []
+    rows += [
+        (row.engine, row.status, row.failure_reason, False)
+        for row in voice.conditionings.all()
+        if row.engine != voice.engine
+    ]
+    listed = []
+    for name, status, reason, primary in rows:
+        try:
+            facts = engine_facts(name)
+        except UnknownEngine:  # no longer installed (e.g. turned off by the operator)
+            facts = None
+        listed.append(
+            {
+                "engine": name,
+                "model_id": facts.model_id if facts else name,
+                "label": facts.label if facts else name,
+                "status": status if facts else "unavailable",
+                "failure_reason": reason,
+                "primary": primary,
+                "commercial_use": facts.commercial_use if facts else False,
+                "licence": facts.licence if facts else "",
+            }
+        )
+    return listed
 
 
 # Whether voice cloning works right now is known to the synthesis workers (their published

@@ -9,7 +9,7 @@ hence its name); "voices.tasks.voice_*" runs on the `synthesis` queue, where the
 from celery import shared_task
 
 from voices import services
-from voices.services import conditioning, protected
+from voices.services import conditioning, engines, protected
 
 
 @shared_task(name="voices.tasks.sample_intake")
@@ -32,3 +32,13 @@ def sample_protected_voice_embed(protected_id: int) -> None:
 def voice_conditioning_compute(*, voice_id: int, sample_names: list[str], engine: str = "") -> None:
     # `engine` only routes the task to that engine's queue (config.celery.route_by_engine).
     conditioning.voice_conditioning_compute(voice_id=voice_id, sample_names=sample_names)
+
+
+@shared_task(name="voices.tasks.voice_engine_conditioning_compute")
+def voice_engine_conditioning_compute(
+    *, conditioning_id: int, sample_names: list[str], engine: str = ""
+) -> None:
+    # `engine` routes the task to that engine's queue; the row names the engine to use.
+    engines.voice_engine_conditioning_compute(
+        conditioning_id=conditioning_id, sample_names=sample_names
+    )

@@ -12,6 +12,7 @@ urlpatterns = [
     path("<uuid:code>/rename/", views.voice_rename, name="rename"),
     path("<uuid:code>/delete/", views.voice_delete, name="delete"),
     path("<uuid:code>/retry/", views.voice_retry, name="retry"),
+    path("<uuid:code>/engines/", views.voice_engine_add, name="engine_add"),
     path("samples/", views.sample_list, name="samples"),
     path("samples/upload/", views.sample_upload, name="sample_upload"),
     path("samples/record/", views.sample_record, name="sample_record"),

@@ -13,10 +13,17 @@ from django.views.decorators.http import require_POST
 
 from accounts.selectors import plan_for_user
 from config.service_errors import ServiceError
+from synthesis.engines import engines
 from voices import selectors, services
 from voices.api.views import sample_audio_response
 from voices.consent_text import ATTESTATION_TEXT
-from voices.forms import SampleUploadForm, VoiceMixForm, VoiceRenameForm, language_choices
+from voices.forms import (
+    SampleUploadForm,
+    VoiceEngineAddForm,
+    VoiceMixForm,
+    VoiceRenameForm,
+    language_choices,
+)
 from voices.models import Voice
 from voices.uploads import UploadTooLarge, upload_guard_install
 
@@ -69,11 +76,39 @@ def voice_detail(request, code):
         "rename_form": VoiceRenameForm(initial=initial),
         "cloning": cloning,
         "retry_refusal": refusal,
+        "voice_engines": selectors.voice_engine_list(voice),
+        "engine_add_form": _engine_add_form(voice),
     }
     if voice.status == Voice.Status.PENDING_CONSENT:
         context |= _consent_context()
         context["blocked"] = "" if _cloning_ready(cloning) else CLONING_UNAVAILABLE
     return render(request, "voices/voice_detail.html", context)
+
+
+def _engine_add_form(voice: Voice) -> VoiceEngineAddForm | None:
+    """The "Add a model" form of an owner's ready voice, when some cloning engine is missing."""
+    if voice.is_stock or voice.is_mix or voice.status != Voice.Status.READY:
+        return None
+    form = VoiceEngineAddForm(voice=voice)
+    return form if form.fields["engine"].choices else None
+
+
+@login_required
+@require_POST
+def voice_engine_add(request, code):
+    voice = selectors.voice_get(user=request.user, code=code)
+    form = VoiceEngineAddForm(request.POST, voice=voice)
+    if not form.is_valid():
+        messages.error(request, "Choose a model to add.")
+        return redirect("voices:detail", code=voice.code)
+    try:
+        services.voice_engine_add(
+            user=request.user, voice=voice, engine=form.cleaned_data["engine"], request=request
+        )
+        messages.success(request, "The voice is being built for that model too.")
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+    return redirect("voices:detail", code=voice.code)
 
 
 @login_required
@@ -168,8 +203,11 @@ def voice_new(request):
         blocked = CLONING_UNAVAILABLE
     elif not slots["slots_free"]:
         blocked = "All your voice slots are in use; delete a voice to make room."
+    default = selectors.cloning_engine()
     context = {
         "samples": selectors.sample_ready_choices(user=request.user),
+        "engine_choices": [f for f in engines().values() if f.clones],
+        "default_engine": default.name if default else "",
         "languages": language_choices(),
         "cloning": cloning,
         "blocked": blocked,

@@ -295,12 +295,25 @@ TIMBRE_DEVICE = env.choice("TIMBRE_DEVICE", choices=["auto", "cpu", "cuda"], def
 XTTS_HALF = env.bool("XTTS_HALF", default=False)
 XTTS_DEEPSPEED = env.bool("XTTS_DEEPSPEED", default=False)
 XTTS_MAX_BATCH = env.int("XTTS_MAX_BATCH", default=8)
+# Chatterbox Multilingual (MIT weights): a model directory, or a one-time download of
+# ResembleAI/chatterbox into CHATTERBOX_DOWNLOAD_DIR when CHATTERBOX_DOWNLOAD is true.
+CHATTERBOX_MODEL_DIR = env.str("CHATTERBOX_MODEL_DIR", default="")
+CHATTERBOX_DOWNLOAD = env.bool("CHATTERBOX_DOWNLOAD", default=False)
+CHATTERBOX_DOWNLOAD_DIR = env.str(
+    "CHATTERBOX_DOWNLOAD_DIR", default=str(DATA_DIR / "models" / "chatterbox")
+)
+# Most speech tokens (25 a second) one chunk may generate: upstream's own limit is 1000.
+CHATTERBOX_MAX_NEW_TOKENS = env.int("CHATTERBOX_MAX_NEW_TOKENS", default=1000)
 # Speech engines this deployment runs: one package per engine under synthesis/engines/ (or any
 # importable package exposing FACTS). The web reads their facts; synthesis workers load them.
 TIMBRE_ENGINES = env.list(
-    "TIMBRE_ENGINES", default=["synthesis.engines.xtts", "synthesis.engines.piper"]
+    "TIMBRE_ENGINES",
+    default=["synthesis.engines.xtts", "synthesis.engines.chatterbox", "synthesis.engines.piper"],
 )
 SYNTHESIS_MAX_CHARACTERS = env.int("SYNTHESIS_MAX_CHARACTERS", default=1_000_000)
+# Commercial mode: true leaves out every engine whose weights forbid commercial use (XTTS v2):
+# no worker loads it, no model list names it, and requests naming it are refused.
+TIMBRE_COMMERCIAL_ONLY = env.bool("TIMBRE_COMMERCIAL_ONLY", default=False)
 # Engines this worker loads (names, e.g. "xtts"); empty: every installed engine. A synthesis
 # worker consumes `synthesis` plus `synthesis.<engine>` for each of them.
 TIMBRE_WORKER_ENGINES = env.list("TIMBRE_WORKER_ENGINES", default=[])
@@ -312,6 +325,12 @@ SYNTHESIS_HEARTBEAT_SECONDS = env.float("SYNTHESIS_HEARTBEAT_SECONDS", default=1
 SYNTHESIS_STALE_SECONDS = env.int("SYNTHESIS_STALE_SECONDS", default=60)
 # A job interrupted this many times (worker crashes) fails with a refund instead of a re-run.
 SYNTHESIS_MAX_ATTEMPTS = env.int("SYNTHESIS_MAX_ATTEMPTS", default=3)
+# Serving many users at once (synthesis.serving): a synthesis worker run with `--pool threads
+# -c SYNTHESIS_JOB_THREADS` hands every job's chunks to one engine thread per engine, which
+# batches the chunks of all running jobs. Off: each job calls the engine itself (prefork -c 1).
+SYNTHESIS_SCHEDULER = env.bool("SYNTHESIS_SCHEDULER", default=False)
+# Job threads of such a worker: about twice the engine's batch limit keeps the batch full.
+SYNTHESIS_JOB_THREADS = env.int("SYNTHESIS_JOB_THREADS", default=16)
 # A queued job is sent again when no worker has claimed it this long after its last send.
 SYNTHESIS_REDISPATCH_SECONDS = env.int("SYNTHESIS_REDISPATCH_SECONDS", default=900)
 # A job no worker has taken this long after it was accepted fails with a refund.
@@ -343,6 +362,10 @@ VOICES_SAMPLE_DENOISE = env.bool("VOICES_SAMPLE_DENOISE", default=False)
 # The engine new cloned voices are built with (a name from TIMBRE_ENGINES); empty: the first
 # installed engine that clones.
 VOICES_CLONING_ENGINE = env.str("VOICES_CLONING_ENGINE", default="")
+# The default cloning model (an engine name or model id); empty: VOICES_CLONING_ENGINE, else the
+# first installed cloning engine (voices.selectors.default_model). New voices are built for it;
+# a request naming no model is spoken by it when its voice is built for it.
+TIMBRE_DEFAULT_MODEL = env.str("TIMBRE_DEFAULT_MODEL", default="")
 VOICES_MAX_SAMPLES_PER_VOICE = env.int("VOICES_MAX_SAMPLES_PER_VOICE", default=10)
 
 # --- Provenance -----------------------------------------------------------------------------

@@ -43,4 +43,6 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
 
 # A test-only engine (tests/support/toy_engine), proving that an engine is a package and
 # nothing else: it is used end to end through the APIs by the tests' real workers.
-TIMBRE_ENGINES = [*TIMBRE_ENGINES, "tests.support.toy_engine"]
+# A second cloning toy (tests/support/toy_engine_b: another rate, languages and parameters)
+# proves one voice built for several engines, each request choosing its engine.
+TIMBRE_ENGINES = [*TIMBRE_ENGINES, "tests.support.toy_engine", "tests.support.toy_engine_b"]

@@ -14,6 +14,7 @@
   var text = form.querySelector("[name=text]");
   var voice = form.querySelector("[name=voice]");
   var language = form.querySelector("[name=language]");
+  var model = form.querySelector("[name=model]");
   var format = form.querySelector("[name=output_format]");
   var speed = form.querySelector("[name=speed]");
   var search = $("voice-search");
@@ -30,25 +31,49 @@
   // --- voice, language, engine, advanced parameters -------------------------------------
   function chosenVoice() { return voices[voice.value] || null; }
 
+  // The engine that speaks: the Model picker's choice among the voice's engines (default first).
+  function chosenEngine() {
+    var v = chosenVoice();
+    if (!v || !v.engines.length) return null;
+    return v.engines.filter(function (e) { return e.name === model.value; })[0] || v.engines[0];
+  }
+
   function showVoice() {
     var v = chosenVoice();
+    var keep = model.value;
+    model.innerHTML = "";
+    (v ? v.engines : []).forEach(function (entry) {
+      var option = document.createElement("option");
+      option.value = entry.name;
+      option.textContent = entry.label;
+      model.appendChild(option);
+    });
+    if (v && v.engines.some(function (e) { return e.name === keep; })) model.value = keep;
+    model.disabled = !v;
+    showModel();
+  }
+
+  function showModel() {
+    var v = chosenVoice();
+    var engine = chosenEngine();
     var keep = language.value;
     language.innerHTML = "";
-    (v ? v.languages : []).forEach(function (entry) {
+    (engine ? engine.languages : []).forEach(function (entry) {
       var option = document.createElement("option");
       option.value = entry.code;
       option.textContent = entry.name;
       language.appendChild(option);
     });
-    if (v && v.languages.some(function (e) { return e.code === keep; })) language.value = keep;
-    language.disabled = !v;
-    $("voice-engine").textContent = v ? v.engine_label : "—";
+    if (engine && engine.languages.some(function (e) { return e.code === keep; })) language.value = keep;
+    language.disabled = !engine;
+    $("voice-engine").textContent = engine ? engine.title : "—";
+    $("model-licence").textContent = engine ? "Licence: " + engine.licence : "";
     $("voice-facts").textContent = v
-      ? "Speaks " + (v.languages.map(function (e) { return e.name; }).join(", ") || "its own language") +
-        " · " + v.engine_label + (v.stock ? " · stock voice" : "") + (v.blocked ? " · blocked by an administrator" : "")
+      ? "Speaks " + ((engine ? engine.languages : []).map(function (e) { return e.name; }).join(", ") || "its own language") +
+        " · " + (engine ? engine.title : v.engine_label) + (v.stock ? " · stock voice" : "") + (v.blocked ? " · blocked by an administrator" : "")
       : "";
     form.querySelectorAll("fieldset[data-engine]").forEach(function (set) {
-      var mine = v && set.dataset.engine === v.engine;
+      var mine = engine && set.dataset.engine === engine.name;
       set.hidden = !mine;
       set.disabled = !mine;
     });
@@ -278,6 +303,7 @@
     var controller = new AbortController();
     state.abort = controller;
     var payload = { text: text.value, voice: voice.value, format: "mp3", parameters: parameters() };
+    if (chosenEngine()) payload.model = chosenEngine().model_id;
     if (language.value) payload.language = language.value;
     fetch(form.dataset.streamUrl, { method: "POST", body: JSON.stringify(payload), credentials: "same-origin",
       signal: controller.signal,
@@ -362,6 +388,7 @@
 
   text.addEventListener("input", costSoon);
   voice.addEventListener("change", showVoice);
+  model.addEventListener("change", showModel);
   search.addEventListener("input", filterVoices);
   showVoice();
   if (text.value) costSoon();

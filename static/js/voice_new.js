@@ -112,6 +112,9 @@
           description: form.elements.description.value,
           samples: selectedSamples(),
           consent: consent.id,
+          engines: Array.prototype.filter
+            .call(form.querySelectorAll("input[name=engines]"), (box) => box.checked)
+            .map((box) => box.value),
         });
         window.location.assign("/voices/" + voice.id + "/");
       } else {

@@ -25,7 +25,7 @@ from synthesis.batches import services as batches
 from synthesis.jobs import outputs, selectors
 from synthesis.models import SynthesisBatch
 
-_SHARED = ("voice", "language", "format", "sample_rate", "parameters")
+_SHARED = ("voice", "model", "language", "format", "sample_rate", "parameters")
 
 
 def _items(user, data: dict) -> list[dict]:

@@ -44,6 +44,15 @@ class TextInput(serializers.Serializer):
         "SYNTHESIS_STREAM_MAX_CHARACTERS). Each character counts against your monthly quota.",
     )
     voice = serializers.UUIDField(help_text="Id of one of your voices or of a stock voice.")
+    model = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=100,
+        help_text="The engine that speaks: a model id or alias from GET /api/v1/models (e.g. "
+        "chatterbox-multilingual, xtts-v2); default: the operator's default model when the "
+        "voice is built for it, else the voice's first engine. 400 model_not_available when "
+        "the voice is not built for it.",
+    )
     language = serializers.CharField(
         required=False, max_length=16, help_text="e.g. en, de, zh-cn; default: the voice's."
     )
@@ -87,6 +96,7 @@ class BatchItemInput(serializers.Serializer):
 
     text = serializers.CharField(trim_whitespace=False, allow_blank=True)
     voice = serializers.UUIDField(required=False)
+    model = serializers.CharField(required=False, allow_blank=True, max_length=100)
     language = serializers.CharField(required=False, max_length=16)
     format = serializers.CharField(required=False, max_length=8)
     sample_rate = serializers.IntegerField(required=False)
@@ -98,6 +108,9 @@ class BatchCreateInput(serializers.Serializer):
         many=True, help_text="1 to SYNTHESIS_BATCH_MAX_ITEMS texts (50 unless configured)."
     )
     voice = serializers.UUIDField(required=False, help_text="Default voice of the items.")
+    model = serializers.CharField(
+        required=False, allow_blank=True, max_length=100, help_text="Default model of the items."
+    )
     language = serializers.CharField(required=False, max_length=16)
     format = serializers.CharField(required=False, default="mp3", max_length=8)
     sample_rate = serializers.IntegerField(required=False)
@@ -139,6 +152,12 @@ class JobOutput(serializers.Serializer):
     chunks_done = serializers.IntegerField()
     chunks_total = serializers.IntegerField()
     voice = serializers.SerializerMethodField()
+    engine = serializers.CharField(
+        source="engine_name", help_text="The engine that speaks the job (GET /api/v1/engines)."
+    )
+    model = serializers.CharField(
+        source="model_id", help_text="That engine's model id (what `model` names)."
+    )
     language = serializers.CharField()
     format = serializers.CharField(source="output_format")
     sample_rate = serializers.IntegerField()

@@ -1,9 +1,10 @@
 from django.urls import path
 
-from synthesis.api import account, batches, timings, views
+from synthesis.api import account, batches, catalog, timings, views
 
 urlpatterns = [
     path("engines", views.EngineList.as_view(), name="api-engines"),
+    path("models", catalog.ModelList.as_view(), name="api-models"),
     path("synthesis", views.JobListCreate.as_view(), name="api-synthesis"),
     path("synthesis/stream", views.JobStream.as_view(), name="api-synthesis-stream"),
     path("synthesis/batch", batches.BatchListCreate.as_view(), name="api-synthesis-batches"),

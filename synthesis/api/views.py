@@ -23,8 +23,7 @@ from synthesis.api import schema as doc
 from synthesis.api import serializers as s
 from synthesis.api.responses import job_audio_response, job_stream_response, quota_headers
 from synthesis.engines import engines
-from synthesis.jobs import outputs, selectors, services
-from synthesis.jobs.checks import voice_sample_rate
+from synthesis.jobs import catalog, outputs, selectors, services
 from synthesis.jobs.encoding import FORMATS
 from synthesis.workers.status import engine_summary
 from voices import selectors as voice_selectors
@@ -67,6 +66,7 @@ def text_request(user, data: dict) -> dict:
     voice = voice_for(user, data["voice"])
     return {
         "voice": voice,
+        "engine": catalog.model_engine(data.get("model"), surface=catalog.NATIVE),
         "text": data["text"],
         "language": data.get("language") or "",
         "output_format": data.get("format") or "mp3",
@@ -294,7 +294,7 @@ class JobStream(SynthesisAPIView):
             request,
             job,
             fmt=job.output_format,
-            sample_rate_in=voice_sample_rate(wanted["voice"]),
+            sample_rate_in=catalog.job_engine(job).sample_rate,
             sample_rate_out=job.sample_rate,
         )
         quota_headers(response, user=request.user, cost=job.characters)

@@ -49,7 +49,7 @@ def batch_create(
     """Accept a batch: validate every item, charge the total at once, queue every job.
 
     `items` are dicts with the keyword arguments of `services.job_create` that describe one
-    text (voice, text, language, output_format, sample_rate, params). Raises ServiceError
+    text (voice, text, language, output_format, sample_rate, params, engine). Raises ServiceError
     (its message names the item: "items[3]: ..."), QuotaExceeded (audited), or ServiceError 409
     idempotency_key_reused. The batch has `idempotent_replay` like jobs do.
     """
@@ -95,6 +95,7 @@ def _job_fields(owner, index: int, item: dict) -> dict:
             output_format=item.get("output_format", "mp3"),
             sample_rate=item.get("sample_rate"),
             params=item.get("params") or {},
+            engine=item.get("engine") or "",
         )
     except ServiceError as exc:
         raise ServiceError(
@@ -103,6 +104,7 @@ def _job_fields(owner, index: int, item: dict) -> dict:
     return {
         "voice": voice,
         "voice_code": str(voice.code),
+        "engine": checked.engine,
         "text": checked.text,
         "characters": len(checked.text),
         "language": checked.language,

@@ -9,15 +9,18 @@ API's status, in the shape each vendor's clients read (synthesis.compat.common):
 
 What is translated, and what is accepted but has no effect here:
 
-- Model names come from a table (synthesis.ModelAlias, edited in the admin; seeded with
-  tts-1, tts-1-hd, gpt-4o-mini-tts and its dated name, and ElevenLabs' eleven_* ids), plus each
-  installed engine's model id from its facts (e.g. "xtts-v2", "piper"); see
-  synthesis.compat.aliases. A name is checked but does not pick the engine: the voice does (the
-  engine that built it); an alias the operator tied to an engine is refused for other voices.
+- The model chooses the engine that speaks (synthesis.jobs.catalog, the one resolver of every
+  surface): an installed engine's model id or name ("chatterbox-multilingual", "xtts-v2",
+  "piper") selects that engine; an alias from the table (synthesis.ModelAlias, edited in the
+  admin; seeded with tts-1, tts-1-hd, gpt-4o-mini-tts and its dated name, and ElevenLabs'
+  eleven_* ids) selects the engine the operator tied it to, or, with none, the default model
+  (TIMBRE_DEFAULT_MODEL). A voice not built for the chosen engine is a 400
+  `model_not_available`; an unknown name a 400 `unsupported_model` listing the accepted ones.
 - OpenAI `model`: see above. `instructions` is accepted and ignored (no engine here
   takes style prompts).
   `stream_format="sse"` is allowed for every model (OpenAI refuses it for tts-1/tts-1-hd).
-- ElevenLabs `model_id`: an alias for ElevenLabs clients or an engine's model id (or none).
+- ElevenLabs `model_id` (every TTS route, and the stream-input WebSocket's query): an alias for
+  ElevenLabs clients or an engine's model id; none given is the default model.
   `voice_settings.speed` maps to speed; stability, similarity_boost, style and
   use_speaker_boost are ignored. `seed` is honoured. `previous_text` / `next_text` and the
   request-stitching ids are accepted and ignored: XTTS conditions on the voice only, so text
@@ -40,7 +43,9 @@ What is translated, and what is accepted but has no effect here:
 - POST /v1/voices/add answers 400 where Timbre would say 409 (e.g. voice_name_taken): the
   elevenlabs SDK retries 409s, and its retry drops the form fields.
 - GET /v1/models answers OpenAI's list shape, or ElevenLabs' when the key came as xi-api-key;
-  GET /v1/models/{model} answers one (404 in OpenAI's shape when it is not offered).
+  GET /v1/models/{model} answers one (404 in OpenAI's shape when it is not offered). Each entry
+  also carries Timbre's description (OpenAI: beside `id`; ElevenLabs: under `timbre`): engine,
+  languages, parameters, licence, commercial_use, loaded (a worker has it ready now), default.
 - POST /v1/voices/add answers once the voice can speak (synthesis.compat.elevenlabs_voices), or
   403 `consent_required` naming the page where the owner records the consent statement.
 - GET /v2/voices (voices.search) filters by search, voice_type, category, labels, language and

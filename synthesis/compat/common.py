@@ -15,7 +15,7 @@ from config.api import exception_handler as api_exception_handler
 from config.errors import OPENAI_ERROR_TYPES
 from synthesis.api.responses import job_stream_response, quota_headers
 from synthesis.jobs import services
-from synthesis.jobs.checks import voice_sample_rate
+from synthesis.jobs.catalog import speaking_engine
 from synthesis.jobs.encoding import EncodeOptions, EncodingError, check_options
 from synthesis.models import SynthesisJob
 from voices.models import Voice
@@ -110,9 +110,12 @@ def job_params(**given) -> dict:
     return {name: value for name, value in given.items() if value is not None}
 
 
-def encode_options(voice: Voice, *, fmt: str, sample_rate=None, bitrate=None) -> EncodeOptions:
-    """Checked encoding options from the voice's engine rate to what the client asked for."""
-    rate_in = voice_sample_rate(voice)
+def encode_options(
+    voice: Voice, *, fmt: str, sample_rate=None, bitrate=None, engine: str = ""
+) -> EncodeOptions:
+    """Checked encoding options from the rate of the engine that speaks (the request's model,
+    "" = the default) to what the client asked for."""
+    rate_in = speaking_engine(voice, engine).sample_rate
     try:
         return check_options(
             fmt=fmt, sample_rate_in=rate_in, sample_rate_out=sample_rate, bitrate=bitrate
@@ -131,9 +134,11 @@ def job_start(
     options: EncodeOptions,
     params: dict,
     timestamps: bool = False,
+    engine: str = "",
 ) -> SynthesisJob:
-    """A stream job through synthesis.jobs.services (quota, audit and queueing happen there);
-    with `timestamps` it also sends and stores character timings (synthesis.jobs.alignment)."""
+    """A stream job through synthesis.jobs.services (quota, audit and queueing happen there),
+    spoken by `engine` (the request's model; "" = the default model); with `timestamps` it also
+    sends and stores character timings (synthesis.jobs.alignment)."""
     limit = settings.SYNTHESIS_STREAM_MAX_CHARACTERS
     if len(text) > limit:
         raise ApiError(
@@ -152,6 +157,7 @@ def job_start(
         params=params,
         stream=True,
         timestamps=timestamps,
+        engine=engine,
         request=request,
         api_key=request_api_key(request),
     )

@@ -19,8 +19,8 @@ from accounts.api.auth import request_api_key
 from accounts.selectors import plan_for_user
 from accounts.usage import usage_summary
 from config.api import ApiError
+from synthesis.api.catalog import model_list
 from synthesis.api.responses import job_audio_response
-from synthesis.compat import aliases
 from synthesis.compat import serializers as s
 from synthesis.compat.common import (
     ElevenLabsView,
@@ -30,7 +30,7 @@ from synthesis.compat.common import (
     stream_answer,
     valid,
 )
-from synthesis.engines import engines
+from synthesis.jobs import catalog
 from synthesis.jobs import selectors as synthesis_selectors
 from synthesis.models import SynthesisJob
 from voices import selectors as voice_selectors
@@ -68,11 +68,11 @@ def output_format_parse(value: str | None) -> tuple[str, int, int | None]:
     return codec, int(match["rate"]), int(kbps) * 1000 if kbps else None
 
 
-def model_check(model_id: str | None, *, voice=None) -> None:
-    """An ElevenLabs alias from the table (synthesis.compat.aliases) or an engine's model id;
-    none given is fine (the voice picks the engine)."""
-    if model_id:
-        aliases.model_check(model_id, surface=aliases.ELEVENLABS, field="model_id", voice=voice)
+def model_engine(model_id: str | None) -> str:
+    """The engine an ElevenLabs `model_id` selects (synthesis.jobs.catalog): an engine's model
+    id, or an alias from the table; none given, or an alias without an engine, is "" (the
+    operator's default model)."""
+    return catalog.model_engine(model_id, surface=catalog.ELEVENLABS, field="model_id")
 
 
 def tts_job_start(request, voice_id, *, timestamps: bool = False):
@@ -84,8 +84,8 @@ def tts_job_start(request, voice_id, *, timestamps: bool = False):
     fmt, rate, bitrate = output_format_parse(request.query_params.get("output_format"))
     data = valid(s.TextToSpeechInput, request.data, codes=TTS_ERROR_CODES)
     voice = voice_selectors.voice_find(user=request.user, reference=voice_id, by_name=False)
-    model_check(data.get("model_id"), voice=voice)
-    options = encode_options(voice, fmt=fmt, sample_rate=rate, bitrate=bitrate)
+    engine = model_engine(data.get("model_id"))
+    options = encode_options(voice, fmt=fmt, sample_rate=rate, bitrate=bitrate, engine=engine)
     speed = (data.get("voice_settings") or {}).get("speed")
     job = job_start(
         request,
@@ -95,6 +95,7 @@ def tts_job_start(request, voice_id, *, timestamps: bool = False):
         options=options,
         params=job_params(speed=speed, seed=data.get("seed")),
         timestamps=timestamps,
+        engine=engine,
     )
     return job, options, data
 
@@ -264,36 +265,25 @@ def subscription(user, api_key=None) -> dict:
 
 
 def eleven_models() -> list[dict]:
-    """GET /v1/models for ElevenLabs clients: each engine's model id, then the enabled aliases
-    from the table (the voice decides the engine, unless the alias names one)."""
-    languages = [{"language_id": code, "name": name} for code, name in LANGUAGE_NAMES.items()]
-    installed = engines()
+    """GET /v1/models for ElevenLabs clients: each engine's model, then the enabled aliases
+    (synthesis.jobs.catalog), in ElevenLabs' shape with Timbre's description beside it."""
+    every = [{"language_id": code, "name": name} for code, name in LANGUAGE_NAMES.items()]
+    return [_eleven_model(entry, every) for entry in model_list(surface=catalog.ELEVENLABS)]
 
-    def spoken(engine: str) -> list[dict]:
-        facts = installed.get(engine)
-        codes = facts.languages if facts else ()
-        return [{"language_id": c, "name": LANGUAGE_NAMES.get(c, c)} for c in codes] or languages
 
-    models = [
-        (
-            facts.model_id,
-            f"{facts.label} ({'your cloned voices' if facts.clones else 'stock voices'})",
-            spoken(facts.name),
-        )
-        for facts in installed.values()
-    ]
-    models += [
-        (alias.name, alias.description or "Alias: the voice's own engine", spoken(alias.engine))
-        for alias in aliases.alias_list(surface=aliases.ELEVENLABS)
-    ]
-    return [
-        {
-            "model_id": model_id,
-            "name": name,
-            "can_do_text_to_speech": True,
-            "can_do_voice_conversion": False,
-            "can_be_finetuned": False,
-            "languages": langs,
-        }
-        for model_id, name, langs in models
-    ]
+def _eleven_model(entry: dict, every: list[dict]) -> dict:
+    if entry["kind"] == "engine":
+        whose = "your cloned voices" if entry["clones"] else "stock voices"
+        name = f"{entry['label']} ({whose})"
+    else:
+        name = entry["label"]
+    codes = entry["languages"]
+    return {
+        "model_id": entry["model_id"],
+        "name": name,
+        "can_do_text_to_speech": True,
+        "can_do_voice_conversion": False,
+        "can_be_finetuned": False,
+        "languages": [{"language_id": c, "name": LANGUAGE_NAMES.get(c, c)} for c in codes] or every,
+        "timbre": entry,
+    }

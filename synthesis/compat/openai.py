@@ -18,6 +18,7 @@ from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
 from config.api import ApiError
+from synthesis.api.catalog import model_list
 from synthesis.api.responses import (
     AsyncJobAudioStream,
     JobAudioStream,
@@ -25,7 +26,6 @@ from synthesis.api.responses import (
     quota_headers,
     streaming_response,
 )
-from synthesis.compat import aliases
 from synthesis.compat import serializers as s
 from synthesis.compat.common import (
     ANY_SCOPE_PERMISSIONS,
@@ -38,6 +38,7 @@ from synthesis.compat.common import (
     valid,
 )
 from synthesis.compat.elevenlabs import eleven_models
+from synthesis.jobs import catalog
 from synthesis.models import SynthesisJob
 from voices import selectors as voice_selectors
 
@@ -61,9 +62,9 @@ class Speech(CompatView):
     def post(self, request):
         data = valid(s.SpeechInput, request.data, codes=SPEECH_ERROR_CODES)
         voice = voice_selectors.voice_find(user=request.user, reference=data["voice"])
-        aliases.model_check(data["model"], surface=aliases.OPENAI, field="model", voice=voice)
+        engine = catalog.model_engine(data["model"], surface=catalog.OPENAI, field="model")
         fmt = data["response_format"]
-        options = encode_options(voice, fmt=fmt, sample_rate=OUTPUT_SAMPLE_RATE)
+        options = encode_options(voice, fmt=fmt, sample_rate=OUTPUT_SAMPLE_RATE, engine=engine)
         job = job_start(
             request,
             voice=voice,
@@ -71,6 +72,7 @@ class Speech(CompatView):
             language="",
             options=options,
             params=job_params(speed=data.get("speed")),
+            engine=engine,
         )
         if data["stream_format"] == "sse":
             return _sse_answer(request, job, options)
@@ -149,12 +151,13 @@ class VoiceList(CompatView):
 
 class ModelList(CompatView):
     """GET /v1/models: OpenAI's list shape; ElevenLabs clients (xi-api-key) get theirs.
-    The names are the enabled aliases (synthesis.compat.aliases) and the engines' model ids."""
+    The names are the enabled aliases and the engines' model ids (synthesis.jobs.catalog); each
+    entry also carries Timbre's description (engine, languages, licence, loaded, default)."""
 
     def get(self, request):
         if request.headers.get("xi-api-key"):
             return Response(eleven_models())
-        models = [_openai_model(name) for name in aliases.model_names(surface=aliases.OPENAI)]
+        models = [_openai_model(entry) for entry in model_list(surface=catalog.OPENAI)]
         return Response({"object": "list", "data": models})
 
 
@@ -162,14 +165,17 @@ class ModelDetail(CompatView):
     """GET /v1/models/{model} (the SDK's models.retrieve); 404 in OpenAI's shape when unknown."""
 
     def get(self, request, model):
-        if model not in aliases.model_names(surface=aliases.OPENAI):
+        listed = {e["model_id"]: e for e in model_list(surface=catalog.OPENAI)}
+        if model not in listed:
             raise ApiError(
                 code="model_not_found",
                 message=f"The model {model!r} does not exist here; GET /v1/models lists them.",
                 status_code=status.HTTP_404_NOT_FOUND,
             )
-        return Response(_openai_model(model))
+        return Response(_openai_model(listed[model]))
 
 
-def _openai_model(name: str) -> dict:
-    return {"id": name, "object": "model", "created": MODELS_CREATED, "owned_by": "timbre"}
+def _openai_model(entry: dict) -> dict:
+    """OpenAI's model object, then Timbre's own keys (the SDK keeps extra keys)."""
+    base = {"id": entry["model_id"], "object": "model", "created": MODELS_CREATED}
+    return {**base, "owned_by": "timbre", **entry}

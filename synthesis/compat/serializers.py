@@ -23,7 +23,7 @@ def _unix(moment) -> int:
 
 
 # --- OpenAI -----------------------------------------------------------------------------------
-# Model names are checked by the views against the alias table (synthesis.compat.aliases).
+# Model names are resolved by the views (synthesis.jobs.catalog).
 def engine_model_id(engine: str) -> str | None:
     """The model id a history item reports, by the engine that spoke it."""
     facts = engines().get(engine)
@@ -257,7 +257,8 @@ def history_item(job: SynthesisJob) -> dict:
         "history_item_id": str(job.code),
         "request_id": str(job.code),
         "voice_id": str(voice.code) if voice else None,
-        "model_id": engine_model_id(voice.engine) if voice else None,
+        # The engine that spoke the job (older jobs: the voice's engine).
+        "model_id": engine_model_id(job.engine or (voice.engine if voice else "")),
         "voice_name": voice.name if voice else None,
         "voice_category": ("premade" if voice.is_stock else "cloned") if voice else None,
         "text": job.text,

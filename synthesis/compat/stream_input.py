@@ -64,7 +64,7 @@ from config.service_errors import ServiceError, http_status
 from synthesis.api.responses import job_cancel_quietly
 from synthesis.compat import serializers as s
 from synthesis.compat.common import encode_options, job_params
-from synthesis.compat.elevenlabs import model_check, output_format_parse
+from synthesis.compat.elevenlabs import model_engine, output_format_parse
 from synthesis.compat.stream_text import SCHEDULE_RANGE, AlignmentTimeline, TextBuffer
 from synthesis.jobs import services
 from synthesis.jobs.encoding import EncodingError
@@ -279,8 +279,10 @@ class StreamInputConsumer(AsyncWebsocketConsumer):
             user=user, reference=self.scope["url_route"]["kwargs"]["voice_id"], by_name=False
         )
         model = self.query.get("model_id")
-        model_check(model if model not in ("None", "null") else None, voice=voice)
-        self.options = encode_options(voice, fmt=fmt, sample_rate=rate, bitrate=bitrate)
+        self.engine = model_engine(model if model not in ("None", "null") else None)
+        self.options = encode_options(
+            voice, fmt=fmt, sample_rate=rate, bitrate=bitrate, engine=self.engine
+        )
         self.user, self.api_key, self.voice = user, api_key, voice
         self.seed = self._seed()
 
@@ -377,6 +379,7 @@ class StreamInputConsumer(AsyncWebsocketConsumer):
             params=params,
             stream=True,
             timestamps=True,
+            engine=self.engine,
             request=self.request,
             api_key=self.api_key,
         )

@@ -22,7 +22,11 @@ from .base import (
 )
 from .facts import EngineFacts, ParamSpec, SynthesisParams
 
-DEFAULT_ENGINES = ("synthesis.engines.xtts", "synthesis.engines.piper")
+DEFAULT_ENGINES = (
+    "synthesis.engines.xtts",
+    "synthesis.engines.chatterbox",
+    "synthesis.engines.piper",
+)
 
 __all__ = [
     "Conditioning",
@@ -54,11 +58,28 @@ def _packages() -> tuple[str, ...]:
         return DEFAULT_ENGINES
 
 
+def _commercial_only() -> bool:
+    try:
+        from django.conf import settings
+
+        return bool(getattr(settings, "TIMBRE_COMMERCIAL_ONLY", False))
+    except Exception:  # outside Django: every engine
+        return False
+
+
 def engines() -> dict[str, EngineFacts]:
-    """The installed engines' facts by name, in TIMBRE_ENGINES order."""
+    """The installed engines' facts by name, in TIMBRE_ENGINES order.
+
+    In commercial mode (TIMBRE_COMMERCIAL_ONLY) an engine whose weights forbid commercial use
+    is left out, as if it were not installed: workers do not load it, no model list names it,
+    and nothing can queue work for it.
+    """
     found = {}
+    commercial_only = _commercial_only()
     for package in _packages():
         facts = importlib.import_module(package).FACTS
+        if commercial_only and not facts.commercial_use:
+            continue
         found[facts.name] = facts
     return found
 
@@ -72,8 +93,9 @@ def engine_facts(name: str) -> EngineFacts:
     try:
         return engines()[name]
     except KeyError:
+        disabled = " (disabled: TIMBRE_COMMERCIAL_ONLY is on)" if _commercial_only() else ""
         raise UnknownEngine(
-            f"unknown engine {name!r}; installed: {', '.join(engine_names())}"
+            f"unknown engine {name!r}{disabled}; installed: {', '.join(engine_names())}"
         ) from None
 
 

@@ -9,18 +9,32 @@ from __future__ import annotations
 import io
 import json
 import math
+import secrets
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from .alignment import CharAlignment
 from .facts import SynthesisParams
 
-__all__ = ["CharAlignment", "Conditioning", "Engine", "EngineStatus", "EngineUnavailable", "blend"]
+__all__ = [
+    "CharAlignment",
+    "Conditioning",
+    "Engine",
+    "EngineStatus",
+    "EngineUnavailable",
+    "Row",
+    "RowStepper",
+    "blend",
+    "job_rows",
+]
+
+# Seeds live in [0, 2**63) (torch generators take 64-bit seeds); seed + i wraps around.
+SEED_MODULUS = 2**63
 
 # Key under which Conditioning metadata is stored inside the .npz; a JSON string array, so
 # loading never needs pickle.
@@ -102,14 +116,22 @@ def blend(items: list[tuple[Conditioning, float]]) -> Conditioning:
 
     Weights must be positive; they are normalised to sum to 1. All items must come from the
     same engine and model version and hold arrays of the same names and shapes.
+
+    Only floating-point arrays (embeddings, latents) are averaged. Integer arrays (token ids, such
+    as Chatterbox's speech-prompt tokens, and lengths) have no meaningful average: they come from
+    the most heavily weighted item.
     """
     if not items:
         raise ValueError("blend needs at least one conditioning")
     first = items[0][0]
     _check_blendable(first, items)
     total = float(sum(weight for _, weight in items))
+    heaviest = max(items, key=lambda item: item[1])[0]
     arrays = {}
     for name, reference in first.arrays.items():
+        if not np.issubdtype(reference.dtype, np.floating):
+            arrays[name] = heaviest.arrays[name].copy()
+            continue
         acc = np.zeros(reference.shape, dtype=np.float64)
         for cond, weight in items:
             acc += cond.arrays[name].astype(np.float64) * (weight / total)
@@ -143,6 +165,73 @@ def _check_blendable(first: Conditioning, items: list[tuple[Conditioning, float]
                 )
 
 
+@dataclass(frozen=True, eq=False)
+class Row:
+    """One text chunk of one job, as a cross-job batch holds it.
+
+    `seed` is final: the row samples with exactly this seed whatever else shares its batch
+    (None for engines without a seed parameter). `params` are the job's parameters; their own
+    `seed` entry is ignored in favour of `seed`.
+    """
+
+    text: str
+    language: str
+    conditioning: Conditioning
+    params: SynthesisParams
+    seed: int | None = None
+
+
+def job_rows(
+    texts: list[str], *, language: str, conditioning: Conditioning, params: SynthesisParams
+) -> list[Row]:
+    """A job's texts as rows: text i takes the job's seed + i (drawn once if the job has none),
+    which is what `Engine.synthesize` does within one call, so the audio is the same."""
+    if "seed" not in params:
+        seed = None
+    else:
+        seed = params["seed"] if params["seed"] is not None else secrets.randbelow(SEED_MODULUS)
+    return [
+        Row(
+            text=text,
+            language=language,
+            conditioning=conditioning,
+            params=params,
+            seed=None if seed is None else (seed + index) % SEED_MODULUS,
+        )
+        for index, text in enumerate(texts)
+    ]
+
+
+class RowStepper(Protocol):
+    """A continuous batch an engine thread drives one generation step at a time.
+
+    `admit` adds a row at the next step (raises ValueError for a bad row, at once); `drop`
+    removes rows by key; `step` advances every row and returns (key, audio) of the rows that
+    finished; `len()` counts the rows held. A row's audio does not depend on when it joined.
+    """
+
+    def admit(self, key: Any, row: Row) -> None: ...
+
+    def drop(self, keys: set) -> None: ...
+
+    def step(self) -> list[tuple[Any, np.ndarray]]: ...
+
+    def __len__(self) -> int: ...
+
+
+def _same_call(previous: Row, row: Row) -> bool:
+    """Can `row` follow `previous` in one `synthesize` call and still get its own seed?"""
+    if previous.conditioning is not row.conditioning or previous.language != row.language:
+        return False
+    if {k: v for k, v in previous.params.items() if k != "seed"} != {
+        k: v for k, v in row.params.items() if k != "seed"
+    }:
+        return False
+    if previous.seed is None or row.seed is None:
+        return previous.seed is row.seed
+    return row.seed == (previous.seed + 1) % SEED_MODULUS
+
+
 class Engine(ABC):
     """One speech engine: load once, make conditioning from samples, turn text into audio.
 
@@ -157,6 +246,50 @@ class Engine(ABC):
     max_batch_size: int = 1
     #: True for engines that watermark their own output (Chatterbox): not marked twice.
     watermarks_itself: bool = False
+
+    @property
+    def batch_limit(self) -> int:
+        """Rows one `synthesize_rows` call takes to good effect: `max_batch_size` unless the
+        engine lowered it (XTTS does after a CUDA out-of-memory). A cross-job scheduler hands
+        each call at most this many rows; more still work (the engine splits them)."""
+        return self.__dict__.get("_batch_limit", self.max_batch_size)
+
+    @batch_limit.setter
+    def batch_limit(self, value: int) -> None:
+        self.__dict__["_batch_limit"] = max(1, int(value))
+
+    def row_stepper(self) -> RowStepper | None:
+        """A fresh token-level continuous batch, for engines that can refill a finished row's
+        slot at the next step; None (the default) makes a scheduler call `synthesize_rows`
+        once per batch instead."""
+        return None
+
+    def synthesize_rows(self, rows: list[Row]) -> Iterator[tuple[int, np.ndarray]]:
+        """Yield (index in `rows`, float32 mono audio) once for every row, in any order.
+
+        Rows may come from different jobs, voices, languages and parameters; a row's audio
+        must not depend on the other rows of the call (each samples with its own `seed`).
+        This default runs consecutive rows that one `synthesize` call can take together
+        (same conditioning object, language and parameters, consecutive seeds) as one call,
+        so every engine serves cross-job batches; engines that batch across voices override it.
+        """
+        start = 0
+        while start < len(rows):
+            end = start + 1
+            while end < len(rows) and _same_call(rows[end - 1], rows[end]):
+                end += 1
+            first = rows[start]
+            params = first.params
+            if first.seed is not None:
+                params = SynthesisParams({**params, "seed": first.seed})
+            audios = self.synthesize(
+                texts=[row.text for row in rows[start:end]],
+                language=first.language,
+                conditioning=first.conditioning,
+                params=params,
+            )
+            yield from enumerate(audios, start=start)
+            start = end
 
     @property
     @abstractmethod

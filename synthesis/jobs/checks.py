@@ -1,13 +1,15 @@
 """Checking a synthesis request before anything is written (jobs, streams and batches).
 
-Everything engine-specific comes from the voice's engine facts (`synthesis.engines`): its
-languages, sample rate and parameters. Site-wide default parameters
+Everything engine-specific comes from the facts (`synthesis.engines`) of the engine that speaks
+the request: the one the request names (its model), among the engines its voice is built for,
+else the default model or the voice's own (`job_engine_resolve`): languages, sample rate and
+parameters. Site-wide default parameters
 (settings.SYNTHESIS_DEFAULT_PARAMS) apply here, so they hold on every surface.
 
 Every refusal is a ServiceError (config.service_errors) whose code the surfaces show:
 empty_text, text_too_long, unsupported_language, unsupported_format, unsupported_sample_rate,
 unsupported_bitrate, invalid_parameters, voice_not_ready, voice_not_found (a voice the
-requester may not use).
+requester may not use), model_not_available (an engine the voice is not built for).
 """
 
 from __future__ import annotations
@@ -20,11 +22,22 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 from config.service_errors import ServiceError
-from synthesis.engines import EngineFacts, SynthesisParams, engine_facts
+from synthesis.engines import (
+    EngineFacts,
+    SynthesisParams,
+    UnknownEngine,
+    engine_facts,
+    engine_for_model,
+)
 from synthesis.jobs.encoding import FORMATS, EncodingError, check_options
 from synthesis.jobs.text import normalize_text
 from voices.models import Voice
-from voices.selectors import cloning_engine, voice_usable_check
+from voices.selectors import (
+    cloning_engine,
+    default_model,
+    voice_engines_ready,
+    voice_usable_check,
+)
 
 OUTPUT_FORMATS = tuple(FORMATS)  # the one table of formats is synthesis.jobs.encoding.FORMATS
 
@@ -37,6 +50,7 @@ class CheckedRequest:
     sample_rate: int
     params: SynthesisParams
     bitrate: int | None = None  # bits/s the client asked for (None: the format's default)
+    engine: str = ""  # the engine that speaks it (job_engine_resolve)
 
 
 def voice_engine(voice: Voice) -> EngineFacts:
@@ -50,6 +64,71 @@ def voice_engine(voice: Voice) -> EngineFacts:
             message="No installed engine clones voices.",
         )
     return cloning
+
+
+def job_engine_resolve(voice: Voice, engine: str = "") -> EngineFacts:
+    """The engine that speaks a request for `voice`: `engine` (an engine name or model id)
+    when the voice is built for it; "" (no model named): the default model when the voice is
+    built for it, else the voice's own (first) engine. Stock voices speak only with their own.
+
+    ServiceError 400 `model_not_available` when the voice is not built for that engine; its
+    message names the voice's engines and how to add one.
+    """
+    if not engine:
+        default = _default_or_none()
+        if default is not None and default.name in voice_engines_ready(voice):
+            return default
+        try:
+            return voice_engine(voice)
+        except UnknownEngine:  # its engine was turned off: another one it is built for, if any
+            ready = [name for name in voice_engines_ready(voice) if _installed(name)]
+            if ready:
+                return engine_facts(ready[0])
+            raise _model_not_available(voice, voice.engine) from None
+    facts = engine_for_model(str(engine).strip())
+    if facts is None or facts.name not in voice_engines_ready(voice):
+        raise _model_not_available(voice, engine)
+    return facts
+
+
+def job_engine_facts(job) -> EngineFacts:
+    """The facts of the engine a job was accepted for (blank on old jobs: the voice's)."""
+    if job.engine:
+        return engine_facts(job.engine)
+    return voice_engine(job.voice)
+
+
+def _default_or_none() -> EngineFacts | None:
+    try:
+        return default_model()
+    except ImproperlyConfigured:
+        return None
+
+
+def _installed(name: str) -> bool:
+    try:
+        engine_facts(name)
+    except UnknownEngine:
+        return False
+    return True
+
+
+def _model_not_available(voice: Voice, engine: str) -> ServiceError:
+    ready = [name for name in voice_engines_ready(voice) if _installed(name)]
+    models = [engine_facts(name).model_id for name in ready]
+    how = (
+        "Stock voices speak only with their own engine."
+        if voice.is_stock
+        else "Add a model to the voice with POST /api/v1/voices/{id}/engines "
+        '{"engine": "<name>"} or the "Add a model" button on its page, or use one of its '
+        "models."
+    )
+    return ServiceError(
+        code="model_not_available",
+        message=f"Voice {voice.name!r} is not built for {engine!r}; it can be spoken by "
+        f"{', '.join(models) or 'no installed model'}. {how}",
+        details={"voice": str(voice.code), "engine": engine, "engines": ready, "models": models},
+    )
 
 
 def voice_sample_rate(voice: Voice) -> int:
@@ -67,8 +146,10 @@ def request_checked(
     sample_rate: int | None = None,
     params: dict | None = None,
     bitrate: int | None = None,
+    engine: str = "",
 ) -> CheckedRequest:
-    """One request, checked against the voice's engine; defaults filled from the voice."""
+    """One request, checked against the engine that speaks it (`engine`: a name or model id
+    the voice is built for; "": job_engine_resolve's default); defaults filled from the voice."""
     voice_check(owner=owner, voice=voice)
     if not text or not text.strip():
         raise ServiceError(
@@ -81,7 +162,7 @@ def request_checked(
             message=f"Text is {len(text)} characters; "
             f"the limit is {settings.SYNTHESIS_MAX_CHARACTERS}.",
         )
-    facts = voice_engine(voice)
+    facts = job_engine_resolve(voice, engine)
     try:
         default = facts.languages[0] if facts.languages else ""
         language = facts.resolve_language(
@@ -122,7 +203,9 @@ def request_checked(
             code="empty_text",
             message="Text is empty.",
         )
-    return CheckedRequest(text, language, output_format, sample_rate, checked, bitrate)
+    return CheckedRequest(
+        text, language, output_format, sample_rate, checked, bitrate, engine=facts.name
+    )
 
 
 def _bitrate_checked(facts: EngineFacts, output_format: str, sample_rate: int, bitrate) -> int:

@@ -104,10 +104,10 @@ def job_timings(job: SynthesisJob) -> dict | None:
                 return json.loads(stored.read())
         except (OSError, ValueError):
             pass  # missing or damaged: the estimate below still makes captions
-    from synthesis.jobs.checks import voice_engine
+    from synthesis.jobs.checks import job_engine_facts
 
     try:  # the chunks the worker spoke (split_text is deterministic)
-        limit = voice_engine(job.voice).char_limit(job.language)
+        limit = job_engine_facts(job).char_limit(job.language)
     except Exception:  # the voice or its engine is gone: one chunk per paragraph then
         limit = max(len(job.text), 1)
     chunks = split_text(job.text, language=job.language, limit=limit)

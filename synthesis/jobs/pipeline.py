@@ -10,18 +10,20 @@ from __future__ import annotations
 
 import json
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
+from django.conf import settings
 from django.core.files import File
 from django.core.files.base import ContentFile
 
 from provenance.hooks import mark_audio, output_finished
 from synthesis.engines import runtime
-from synthesis.engines.base import CharAlignment, EngineUnavailable
+from synthesis.engines.base import CharAlignment, EngineUnavailable, job_rows
 from synthesis.jobs.alignment import JobTimeline
-from synthesis.jobs.checks import voice_engine
+from synthesis.jobs.checks import job_engine_facts
 from synthesis.jobs.joining import PARAGRAPH_PAUSE_MS
 from synthesis.jobs.streaming import channel_for
 from synthesis.jobs.text import Chunk, normalize_text, split_text
@@ -71,20 +73,28 @@ def _batches(chunks: list[Chunk], size: int) -> Iterator[list[Chunk]]:
         yield chunks[start : start + size]
 
 
-def render_job(job: SynthesisJob, *, progress: Callable[[int], bool]) -> tuple[str, float]:
+def render_job(
+    job: SynthesisJob,
+    *,
+    progress: Callable[[int], bool],
+    cancelled: threading.Event | None = None,
+) -> tuple[str, float]:
     """Synthesize, join and encode the job's text; return (storage name, audio seconds).
 
     `progress(chunks_done)` is called after each chunk; when it answers False (the job was
-    cancelled or taken over) rendering stops with JobCancelled.
+    cancelled or taken over) rendering stops with JobCancelled. With SYNTHESIS_SCHEDULER on,
+    the engine's scheduler drops the job's queued rows once `cancelled` is set.
     """
     from synthesis.jobs.encoding import FORMATS, check_options, encode_raw_file
     from synthesis.jobs.joining import Joiner
 
     if job.voice is None:
         raise ValueError("the voice of this job was deleted")
-    engine = runtime.engine_get(voice_engine(job.voice).name)
-    conditioning = conditioning_load(job.voice)
-    params = voice_engine(job.voice).params_complete(job.params)
+    # The engine the job was accepted for, with that engine's own stored conditioning.
+    facts = job_engine_facts(job)
+    engine = runtime.engine_get(facts.name)
+    conditioning = conditioning_load(job.voice, facts.name)
+    params = facts.params_complete(job.params)
     check_options(
         fmt=job.output_format, sample_rate_in=engine.sample_rate, sample_rate_out=job.sample_rate
     )
@@ -117,6 +127,7 @@ def render_job(job: SynthesisJob, *, progress: Callable[[int], bool]) -> tuple[s
                 progress=progress,
                 channel=channel,
                 timeline=timeline,
+                cancelled=cancelled or threading.Event(),
             )
         audio_format = FORMATS[job.output_format]
         out_path = Path(tmp) / f"audio.{audio_format.extension}"
@@ -144,7 +155,18 @@ def _timings_save(job: SynthesisJob, document: dict) -> None:
 
 
 def _generate_into(
-    raw, *, job, engine, chunks, conditioning, params, joiner, progress, channel, timeline
+    raw,
+    *,
+    job,
+    engine,
+    chunks,
+    conditioning,
+    params,
+    joiner,
+    progress,
+    channel,
+    timeline,
+    cancelled,
 ) -> int:
     """Generate every chunk, join and append raw float32 to `raw`; return the sample count.
 
@@ -154,7 +176,10 @@ def _generate_into(
     with timestamps) each chunk's timings are collected, and pushed after its audio.
     """
     samples = 0
-    chunk_audio = _chunk_audio(job, engine, chunks, conditioning, params, timeline is not None)
+    if settings.SYNTHESIS_SCHEDULER and timeline is None:
+        chunk_audio = _scheduled_audio(job, engine, chunks, conditioning, params, cancelled)
+    else:
+        chunk_audio = _chunk_audio(job, engine, chunks, conditioning, params, timeline is not None)
     for done, (chunk, pieces, told) in enumerate(chunk_audio, start=1):
         pause = PARAGRAPH_PAUSE_MS if chunk.paragraph_end else SENTENCE_PAUSE_MS
         spoken = []
@@ -169,6 +194,7 @@ def _generate_into(
             audio = np.concatenate(spoken) if spoken else np.zeros(0, dtype=np.float32)
             timeline.chunk_done(chunk, audio, told.get("alignment"), pause=pause > 0)
         if not progress(done):
+            cancelled.set()
             raise JobCancelled
     samples += _emit(raw, channel, joiner.finish())
     if channel is not None:
@@ -210,6 +236,31 @@ def _chunk_audio(job, engine, chunks, conditioning, params, aligned: bool):
             results = ((audio, None) for audio in engine.synthesize(**kwargs))
         for chunk, (audio, alignment) in zip(batch, results, strict=True):
             yield chunk, [(True, True, audio)], {"alignment": alignment}
+
+
+def _scheduled_audio(job, engine, chunks, conditioning, params, cancelled: threading.Event):
+    """What `_chunk_audio` yields, served by the engine's scheduler (SYNTHESIS_SCHEDULER):
+    the job's chunks become rows that share the engine thread's batches with other jobs'.
+    Each chunk is one piece; a set `cancelled` drops the job's rows at the next step."""
+    from synthesis.serving.jobs import JobCancelled as RowsCancelled
+    from synthesis.serving.registry import scheduler_for
+
+    rows = job_rows(
+        [chunk.text for chunk in chunks],
+        language=job.language,
+        conditioning=conditioning,
+        params=params,
+    )
+    handle = scheduler_for(engine.name).submit(
+        job.pk, job.owner_id, rows, stream=bool(job.stream), cancelled=cancelled.is_set
+    )
+    try:
+        for chunk, audio in zip(chunks, handle, strict=True):
+            yield chunk, [(True, True, audio)], {"alignment": None}
+    except RowsCancelled:
+        raise JobCancelled from None
+    finally:
+        handle.cancel()  # a no-op once every row was delivered
 
 
 def _audio_only(pieces, told: dict):

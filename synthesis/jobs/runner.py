@@ -35,15 +35,24 @@ VOICE_UNREADABLE_ERROR = (
 
 
 @contextlib.contextmanager
-def heartbeat(job: SynthesisJob) -> Iterator[None]:
-    """Write the job's heartbeat from a thread until the block ends."""
+def heartbeat(job: SynthesisJob) -> Iterator[threading.Event]:
+    """Write the job's heartbeat from a thread until the block ends. The block gets an Event
+    that is set once the job is no longer this worker's (the scheduler then drops its rows).
+
+    With SYNTHESIS_SCHEDULER on, a dead engine thread, or one that made no step for
+    SYNTHESIS_STALE_SECONDS, stops the beats: the sweeper then takes the job over."""
     stop = threading.Event()
+    lost = threading.Event()
 
     def beat() -> None:
         try:
             while not stop.wait(settings.SYNTHESIS_HEARTBEAT_SECONDS):
+                if settings.SYNTHESIS_SCHEDULER and not _serving_healthy():
+                    logger.error("Job %s: the engine thread is dead or stuck", job.code)
+                    continue  # no beat: once stale, the sweeper takes the job over
                 try:
                     if not services.job_heartbeat(job=job):
+                        lost.set()
                         return  # no longer ours: progress() will stop the rendering
                 except Exception:  # the database blinked: try again next beat
                     logger.warning("Heartbeat of job %s failed", job.code, exc_info=True)
@@ -54,10 +63,16 @@ def heartbeat(job: SynthesisJob) -> Iterator[None]:
     thread = threading.Thread(target=beat, name=f"heartbeat-{job.pk}", daemon=True)
     thread.start()
     try:
-        yield
+        yield lost
     finally:
         stop.set()
         thread.join(timeout=30)
+
+
+def _serving_healthy() -> bool:
+    from synthesis.serving.registry import serving_healthy
+
+    return serving_healthy(stale_seconds=settings.SYNTHESIS_STALE_SECONDS)
 
 
 def _db(call, /, **kwargs):
@@ -87,9 +102,11 @@ def job_run(*, job_id: int, worker: str) -> None:
         _fail(job, voice_blocked_error(job.voice).message, started)
         return
     try:
-        with heartbeat(job):
+        with heartbeat(job) as lost:
             audio_name, audio_seconds = render_job(
-                job, progress=lambda done: _db(services.job_progress, job=job, chunks_done=done)
+                job,
+                progress=lambda done: _db(services.job_progress, job=job, chunks_done=done),
+                cancelled=lost,
             )
     except JobCancelled:
         if _db(services.job_finish_cancelled, job=job):  # not when another worker took it over
@@ -98,7 +115,7 @@ def job_run(*, job_id: int, worker: str) -> None:
     except ConditioningUnreadable as exc:
         logger.warning("Job %s: %s", job.code, exc)
         if job.voice_id:
-            _db(voice_rebuild_request, voice_id=job.voice_id, reason=str(exc))
+            _db(voice_rebuild_request, voice_id=job.voice_id, reason=str(exc), engine=job.engine)
         _fail(job, VOICE_UNREADABLE_ERROR, started)
         return
     except Exception as exc:  # a job must end failed with a reason, never stuck running

@@ -49,6 +49,7 @@ def job_create(
     idempotency_key: str = "",
     bitrate: int | None = None,
     timestamps: bool = False,
+    engine: str = "",
 ) -> SynthesisJob:
     """Accept a synthesis request, charge it and queue it once the transaction commits.
 
@@ -58,7 +59,10 @@ def job_create(
     key, if any) is charged against its monthly_character_cap and named in the audit log.
     `webhook_url` gets a signed POST when the job succeeds or fails; `store=False` deletes the
     audio after its first complete download. `bitrate` (bits/s, mp3/aac/opus) is kept on the
-    job and used for its stored file; None: the format's default.
+    job and used for its stored file; None: the format's default. `engine` (an engine name or
+    model id; "": the default, see checks.job_engine_resolve) chooses the engine that speaks it,
+    among those the voice is built for (else ServiceError 400 model_not_available); the job
+    records it and goes to that engine's queue.
 
     Raises ServiceError with a code for bad input (empty_text, text_too_long,
     unsupported_language, unsupported_format, unsupported_sample_rate, unsupported_bitrate,
@@ -79,12 +83,14 @@ def job_create(
         sample_rate=sample_rate,
         params=params,
         bitrate=bitrate,
+        engine=engine,
     )
     if webhook_url:
         webhook_url = webhook_url_check(webhook_url)
     fields = {
         "owner": owner,
         "voice": voice,
+        "engine": checked.engine,
         "text": checked.text,
         "characters": len(checked.text),
         "language": checked.language,
@@ -152,8 +158,12 @@ def _job_accept(fields: dict, *, request) -> SynthesisJob:
 
 # --- the outbox: a job row records whether its task reached the broker ---------------------
 def _job_engine(job: SynthesisJob) -> str:
+    """The engine whose queue the job goes to: the one it was accepted for (old jobs: the
+    voice's)."""
     from synthesis.jobs.checks import voice_engine
 
+    if job.engine:
+        return job.engine
     try:
         return voice_engine(job.voice).name if job.voice else ""
     except Exception:  # an engine no longer installed: the plain synthesis queue

@@ -1,19 +1,22 @@
-"""The Speak form: what a voice can do comes from its engine's declared facts.
+"""The Speak form: what a voice can do comes from its engines' declared facts.
 
-Only languages the voice's engine accepts for that voice are offered (and accepted), so the
-page never queues a job the worker would then refuse; the "Advanced" fields are the engine's
-declared parameters (synthesis.engines.facts.ParamSpec), one group per engine.
+The Model picker offers the engines the voice is built for (the operator's default model
+preselected when the voice has it); the chosen engine goes to job_create(engine=). Only
+languages that engine accepts for that voice are offered (and accepted), so the page never
+queues a job the worker would then refuse; the "Advanced" fields are the engine's declared
+parameters (synthesis.engines.facts.ParamSpec), one group per engine.
 """
 
 from __future__ import annotations
 
 from django import forms
+from django.core.exceptions import ImproperlyConfigured
 
 from config.service_errors import ServiceError
-from synthesis.engines import EngineFacts, ParamSpec
+from synthesis.engines import EngineFacts, ParamSpec, engines
 from synthesis.jobs.checks import OUTPUT_FORMATS, voice_engine
 from voices.models import Voice
-from voices.selectors import LANGUAGE_NAMES
+from voices.selectors import LANGUAGE_NAMES, default_model, voice_engines_ready
 
 OWN_LANGUAGE = ""  # the voice's own language (engines whose voices speak only their own)
 BASIC_PARAMS = {"speed"}  # shown outside the "Advanced" panel
@@ -30,15 +33,36 @@ def language_name(code: str) -> str:
 
 
 def voice_facts(voice: Voice) -> EngineFacts | None:
+    """The engine that speaks `voice` when the request names no model."""
+    models = voice_models(voice)
+    return models[0] if models else None
+
+
+def voice_models(voice: Voice) -> list[EngineFacts]:
+    """The installed engines that can speak `voice` now, the one used by default first (the
+    operator's default model when the voice is built for it, else the voice's first engine).
+    Engines left out (commercial mode) or uninstalled are not offered."""
+    installed = engines()
+    found = [installed[name] for name in voice_engines_ready(voice) if name in installed]
+    if not found and not voice.engine:  # not built yet: the engine it will be built with
+        try:
+            found = [voice_engine(voice)]
+        except (ServiceError, ValueError):
+            found = []
     try:
-        return voice_engine(voice)
-    except (ServiceError, ValueError):  # an engine no longer installed
-        return None
+        default = default_model()
+    except ImproperlyConfigured:
+        default = None
+    if default in found:
+        found.remove(default)
+        found.insert(0, default)
+    return found
 
 
-def voice_languages(voice: Voice) -> list[str]:
-    """The language codes a job with this voice may ask for, the voice's default first."""
-    facts = voice_facts(voice)
+def voice_languages(voice: Voice, facts: EngineFacts | None = None) -> list[str]:
+    """The language codes a job with this voice (spoken by `facts`, else the default engine)
+    may ask for, the voice's default first."""
+    facts = facts or voice_facts(voice)
     if facts is None:
         return []
     if facts.voice_language_only:
@@ -54,13 +78,25 @@ def voice_languages(voice: Voice) -> list[str]:
     return codes
 
 
+def model_label(facts: EngineFacts) -> str:
+    use = "commercial use allowed" if facts.commercial_use else "non-commercial licence"
+    return f"{facts.label} ({use})"
+
+
+def _languages(voice: Voice, facts: EngineFacts) -> list[dict]:
+    return [{"code": c, "name": language_name(c)} for c in voice_languages(voice, facts)]
+
+
 def voice_summary(voice: Voice) -> dict:
-    """What the picker shows and the page script needs about one voice."""
-    facts = voice_facts(voice)
-    languages = voice_languages(voice)
+    """What the picker shows and the page script needs about one voice: the fields of the
+    default engine at the top level, and every engine that can speak it under `engines`."""
+    models = voice_models(voice)
+    facts = models[0] if models else None
+    languages = voice_languages(voice, facts) if facts else []
     names = [language_name(code) for code in languages if code]
     if len(names) > 3:  # the option stays readable; the page lists them all for the chosen one
         names = [*names[:3], f"{len(names) - 3} more"]
+    labels = " + ".join(f.label for f in models) or "unavailable engine"
     return {
         "code": str(voice.code),
         "name": voice.name,
@@ -68,9 +104,20 @@ def voice_summary(voice: Voice) -> dict:
         "blocked": voice.blocked_at is not None,
         "engine": facts.name if facts else "",
         "engine_label": facts.label if facts else "unavailable engine",
-        "languages": [{"code": code, "name": language_name(code)} for code in languages],
-        "label": f"{voice.name} ({', '.join(names) or 'its own language'} · "
-        f"{facts.label if facts else 'unavailable engine'}"
+        "languages": _languages(voice, facts) if facts else [],
+        "engines": [
+            {
+                "name": f.name,
+                "title": f.label,
+                "label": model_label(f),
+                "model_id": f.model_id,
+                "licence": f.licence,
+                "commercial_use": f.commercial_use,
+                "languages": _languages(voice, f),
+            }
+            for f in models
+        ],
+        "label": f"{voice.name} ({', '.join(names) or 'its own language'} · {labels}"
         + (" · stock" if voice.is_stock else "")
         + (" · blocked by an administrator" if voice.blocked_at else "")
         + ")",
@@ -117,6 +164,11 @@ class SpeakForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 8, "data-studio": "text"}), max_length=1_000_000
     )
     voice = VoiceChoiceField(queryset=None, empty_label=None, to_field_name="code")
+    model = forms.ChoiceField(
+        label="Model",
+        required=False,
+        help_text="The engine that speaks, among those the voice is built for.",
+    )
     language = forms.ChoiceField(required=False)
     output_format = forms.ChoiceField(
         label="Format", choices=[(f, f) for f in OUTPUT_FORMATS], initial="mp3"
@@ -144,36 +196,62 @@ class SpeakForm(forms.Form):
                     names.append(name)
 
     def _languages_setup(self) -> None:
-        """Accept any offered voice's languages, but show only those of the voice shown first
-        (the page script swaps them when another voice is picked; clean() checks the pair)."""
-        codes = dict.fromkeys(c for s in self.summaries.values() for c in _codes(s))
-        field = self.fields["language"]
-        field.choices = [(c, language_name(c)) for c in codes]
+        """Accept any offered voice's models and languages, but show only those of the voice
+        (and model) shown first: the page script swaps them when another voice or model is
+        picked; clean() checks the combination."""
+        every = [e for s in self.summaries.values() for e in s["engines"]]
+        codes = dict.fromkeys(lang["code"] for e in every for lang in e["languages"])
+        self.fields["language"].choices = [(c, language_name(c)) for c in codes]
+        self.fields["model"].choices = list({e["name"]: e["label"] for e in every}.items())
         wanted = self.data.get("voice") if self.is_bound else self.initial.get("voice")
         shown = next((s for c, s in self.summaries.items() if str(c) == str(wanted)), None)
-        if shown is not None:
-            field.widget.choices = [(c, language_name(c)) for c in _codes(shown)]
+        if shown is None:
+            return
+        models = shown["engines"]
+        self.fields["model"].widget.choices = [(e["name"], e["label"]) for e in models]
+        model = self.data.get("model") if self.is_bound else self.initial.get("model")
+        engine = next((e for e in models if e["name"] == model), models[0] if models else None)
+        if engine is not None:
+            languages = engine["languages"]
+            self.fields["language"].widget.choices = [(e["code"], e["name"]) for e in languages]
+            if not self.is_bound:
+                self.initial["model"] = engine["name"]
 
     def clean(self):
         data = super().clean()
         voice = data.get("voice")
         if voice is None:
             return data
-        allowed = voice_languages(voice)
+        facts = self._model_clean(data, voice)
+        if facts is None:
+            return data
+        allowed = voice_languages(voice, facts)
         language = data.get("language") or ""
         if allowed and language not in allowed:
             if language == OWN_LANGUAGE:
                 data["language"] = allowed[0]
             else:
                 names = ", ".join(language_name(code) for code in allowed)
-                self.add_error("language", f"{voice.name} speaks only: {names}.")
-        facts = voice_facts(voice)
+                with_model = f" with {facts.label}" if len(voice_models(voice)) > 1 else ""
+                self.add_error("language", f"{voice.name} speaks only: {names}{with_model}.")
         params = {"speed": data.get("speed") or 1.0}
-        for name in self.engine_params.get(facts.name if facts else "", []):
+        for name in self.engine_params.get(facts.name, []):
             if data.get(name) is not None:
                 params[name.split("__", 1)[1]] = data[name]
         data["params"] = params
         return data
+
+    def _model_clean(self, data: dict, voice: Voice) -> EngineFacts | None:
+        """The chosen engine (none chosen: the voice's default one) as data["engine"]."""
+        models = voice_models(voice)
+        wanted = data.get("model") or ""
+        facts = next((f for f in models if f.name == wanted or not wanted), None)
+        if facts is None:
+            offered = ", ".join(f.label for f in models) or "none installed here"
+            self.add_error("model", f"{voice.name} is not built for that model; it has: {offered}.")
+        else:
+            data["engine"] = facts.name
+        return facts
 
     def engine_groups(self) -> list[dict]:
         """Bound fields of the "Advanced" panel, one group per engine."""
@@ -183,14 +261,9 @@ class SpeakForm(forms.Form):
         ]
 
 
-def _codes(summary: dict) -> list[str]:
-    return [entry["code"] for entry in summary["languages"]]
-
-
 def _engines_of(voices) -> list[EngineFacts]:
     found: dict[str, EngineFacts] = {}
     for voice in voices:
-        facts = voice_facts(voice)
-        if facts is not None:
+        for facts in voice_models(voice):
             found.setdefault(facts.name, facts)
     return list(found.values())

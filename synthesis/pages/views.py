@@ -17,7 +17,9 @@ from accounts.usage import characters_remaining
 from config import ranges
 from config.api import error_body
 from config.service_errors import ServiceError, http_status
+from synthesis.api.catalog import model_list
 from synthesis.jobs import services
+from synthesis.jobs.catalog import NATIVE
 from synthesis.jobs.encoding import FORMATS
 from synthesis.jobs.text import normalize_text
 from synthesis.models import SynthesisJob
@@ -40,12 +42,14 @@ def dashboard(request):
         "cloning": cloning_summary(),
         "usage": usage_summary(user=request.user),
         "recent_jobs": job_list(user=request.user)[:5],
+        "models": [m for m in model_list(surface=NATIVE) if m["kind"] == "engine"],
+        "commercial_only": settings.TIMBRE_COMMERCIAL_ONLY,
     }
     return render(request, "dashboard.html", context)
 
 
 def _ready_voices(user):
-    ready = Voice.objects.filter(status=Voice.Status.READY)
+    ready = Voice.objects.filter(status=Voice.Status.READY).prefetch_related("conditionings")
     return visible_to(ready, user).order_by("-is_stock", "name")
 
 
@@ -68,6 +72,7 @@ def _prefill(request) -> dict:
         "language": job.language,
         "output_format": job.output_format,
         "speed": (job.params or {}).get("speed", 1.0),
+        "model": job.engine,  # the same model again, when the voice still has it
     }
     if job.voice is not None:
         initial["voice"] = job.voice.code
@@ -88,6 +93,7 @@ def speak(request):
                 language=data["language"],
                 output_format=data["output_format"],
                 params=data["params"],
+                engine=data["engine"],
                 request=request,
             )
         except ServiceError as exc:  # quota refusals say what ran out and when it resets

@@ -37,6 +37,8 @@ def job_payload(job: SynthesisJob) -> dict:
         "chunks_done": job.chunks_done,
         "chunks_total": job.chunks_total,
         "voice": str(job.voice.code) if job.voice_id else None,
+        "engine": job.engine_name,
+        "model": job.model_id,
         "language": job.language,
         "format": job.output_format,
         "sample_rate": job.sample_rate,

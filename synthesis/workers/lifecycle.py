@@ -13,6 +13,10 @@ A worker that consumes `synthesis` also consumes `synthesis.<engine>` for every 
 Once loaded, the same thread writes the worker's heartbeat every WORKER_HEARTBEAT_SECONDS for as
 long as the process lives; `/health/ready` counts only workers with a fresh one. A worker that
 shuts down cleanly (warm or cold) marks its engines not ready at once (`worker_shutdown`).
+
+With the threads pool (SYNTHESIS_SCHEDULER, synthesis.serving) there is no pool process and no
+`worker_process_init`: the same background load starts from `worker_ready` in the worker
+process, and `worker_shutdown` stops the engine threads after the pool drained.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from celery.signals import (
     celeryd_after_setup,
     worker_process_init,
     worker_process_shutdown,
+    worker_ready,
     worker_shutdown,
 )
 
@@ -32,6 +37,8 @@ logger = logging.getLogger(__name__)
 # Set in the worker's main process when it consumes the synthesis queue; the forked pool
 # processes inherit it. Engine code (numpy, torch) is imported only then.
 _consumes_synthesis = False
+# Set when the worker runs the threads pool: engines load in the worker process itself.
+_threads_pool = False
 # Set when this pool process shuts down: its heartbeat stops.
 _stopping = threading.Event()
 
@@ -52,13 +59,15 @@ def worker_engine_names() -> list[str]:
 
 @celeryd_after_setup.connect
 def note_synthesis_queue(sender, instance, **kwargs):
-    global _consumes_synthesis
+    global _consumes_synthesis, _threads_pool
     from config.celery import engine_queue
     from synthesis.workers.status import worker_name_set
 
     worker_name_set(sender)  # the node name, inherited by the pool processes
     queues = instance.app.amqp.queues.consume_from or instance.app.amqp.queues
     _consumes_synthesis = "synthesis" in queues or any(q.startswith("synthesis.") for q in queues)
+    pool = getattr(instance, "pool_cls", None)
+    _threads_pool = getattr(pool, "__module__", str(pool)).endswith(".thread")
     if "synthesis" in queues:
         for name in worker_engine_names():
             instance.app.amqp.queues.select_add(engine_queue(name))
@@ -78,6 +87,14 @@ def load_engine(sender=None, **kwargs):
     threading.Thread(target=_warm_up, name="engine-load", daemon=True).start()
 
 
+@worker_ready.connect
+def load_engine_in_worker(sender=None, **kwargs):
+    """The threads pool has no pool process to start the load from: start it here."""
+    if not (_consumes_synthesis and _threads_pool):
+        return
+    threading.Thread(target=_warm_up, name="engine-load", daemon=True).start()
+
+
 @worker_process_shutdown.connect
 def stop_heartbeat(**kwargs):
     _stopping.set()
@@ -92,6 +109,11 @@ def mark_stopped(sender=None, **kwargs):
 
     from synthesis.workers.status import worker_name, worker_stopped
 
+    if _threads_pool:
+        from synthesis.serving.registry import close_all
+
+        _stopping.set()  # no worker_process_shutdown without pool processes
+        close_all()
     try:
         worker_stopped(getattr(sender, "hostname", "") or worker_name())
     except Exception:  # the database is gone too: the heartbeat goes stale instead

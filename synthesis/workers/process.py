@@ -7,12 +7,14 @@ import sys
 from pathlib import Path
 
 
-def celery_worker_command(*, queues, name: str, concurrency: int = 1) -> list[str]:
-    """A Celery worker on `queues` (the Procfile's, without gossip or mingle: nothing to sync)."""
+def celery_worker_command(*, queues, name: str, concurrency: int = 1, pool: str = "") -> list[str]:
+    """A Celery worker on `queues` (the Procfile's, without gossip or mingle: nothing to sync);
+    `pool="threads"` for a synthesis worker with SYNTHESIS_SCHEDULER on (synthesis.serving)."""
     return [
         sys.executable, "-m", "celery", "-A", "config", "worker",
         "-Q", ",".join(queues), "-c", str(concurrency), "-n", name,
         "--without-gossip", "--without-mingle", "--loglevel", "INFO",
+        *(["--pool", pool] if pool else []),
     ]  # fmt: skip
 
 

@@ -1,8 +1,8 @@
 """Chatterbox runs on the worker stack of requirements/, not on its wheel's own pins.
 
-chatterbox-tts 0.1.7 declares torch==2.6.0, numpy<2, transformers==5.2.0 and gradio. It is installed
-with --no-deps (requirements/chatterbox.txt) by the Makefile and the worker image, so the environment
-these tests (and the Chatterbox engine's tests) run in is exactly the pinned one.
+chatterbox-tts 0.1.7 declares torch==2.6.0, numpy<2, transformers==5.2.0 and gradio. It is
+installed with --no-deps (requirements/chatterbox.txt) by the Makefile and the worker image, so
+the environment these tests (and the Chatterbox engine's tests) run in is the pinned one.
 """
 
 from __future__ import annotations

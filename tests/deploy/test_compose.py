@@ -30,13 +30,14 @@ SERVICES = {
     "web",
     "asgi",
     "worker-xtts",
+    "worker-chatterbox",
     "worker-piper",
     "worker-audio",
     "worker-default",
     "beat",
     "nginx",
 }
-GPU_ENGINES = {"xtts"}  # engines whose worker must reserve a GPU
+GPU_ENGINES = {"xtts", "chatterbox"}  # engines whose worker must reserve a GPU
 
 
 @pytest.fixture(scope="module")
@@ -189,7 +190,7 @@ def test_images_build_from_the_new_dockerfiles(services):
     for dockerfile in dockerfiles:
         assert (REPO / dockerfile).is_file()
     assert not (DEPLOY / "Dockerfile").exists()
-    for name in ("worker-xtts", "worker-piper", "worker-audio"):
+    for name in ("worker-xtts", "worker-chatterbox", "worker-piper", "worker-audio"):
         assert services[name]["build"]["dockerfile"] == "deploy/Dockerfile.worker", name
     for name in ("web", "migrate", "worker-default", "beat"):
         assert services[name]["build"]["dockerfile"] == "deploy/Dockerfile.web", name

@@ -94,8 +94,15 @@ def test_the_worker_instances_cover_every_queue():
         assert f"synthesis.{instance}" in env["TIMBRE_QUEUES"].split(",")
         queues |= set(env["TIMBRE_QUEUES"].split(","))
         engines.add(instance)
-    assert engines == {"xtts", "piper"}
-    assert queues == {"synthesis", "synthesis.xtts", "synthesis.piper", "audio", "default"}
+    assert engines == {"xtts", "chatterbox", "piper"}
+    assert queues == {
+        "synthesis",
+        "synthesis.xtts",
+        "synthesis.chatterbox",
+        "synthesis.piper",
+        "audio",
+        "default",
+    }
 
 
 def test_beat_keeps_its_schedule_in_its_state_directory():

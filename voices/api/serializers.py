@@ -7,7 +7,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from voices.models import Voice
-from voices.selectors import consent_is_expired
+from voices.selectors import consent_is_expired, voice_engine_list
 
 # The HTTP status each intake refusal stands for. Intake runs after the upload was accepted
 # (202), so these appear in a rejected sample's `error.status`, not as the upload's status.
@@ -134,6 +134,32 @@ class VoiceCreateInput(serializers.Serializer):
         child=serializers.UUIDField(), min_length=1, help_text="Ids of your ready samples."
     )
     consent = serializers.UUIDField(help_text="Id of your consent (POST /api/v1/consents).")
+    engines = serializers.ListField(
+        child=serializers.CharField(max_length=64),
+        required=False,
+        default=list,
+        max_length=16,
+        help_text="Cloning engines (names or model ids, GET /api/v1/engines) to build the voice "
+        "for, from the same samples and consent; the first is its main engine. Default: the "
+        "operator's default model.",
+    )
+
+
+class VoiceEngineInput(serializers.Serializer):
+    engine = serializers.CharField(
+        max_length=64, help_text="A cloning engine's name or model id (GET /api/v1/engines)."
+    )
+
+
+class VoiceEngineOutput(serializers.Serializer):
+    engine = serializers.CharField()
+    model_id = serializers.CharField(help_text="What requests pass as `model` to use it.")
+    label = serializers.CharField()
+    status = serializers.CharField(help_text="ready, building, failed (or the voice's status).")
+    failure_reason = serializers.CharField()
+    primary = serializers.BooleanField(help_text="The voice's first engine (`engine`).")
+    commercial_use = serializers.BooleanField(help_text="The weights' licence allows it.")
+    licence = serializers.CharField()
 
 
 class VoiceUpdateInput(serializers.Serializer):
@@ -218,12 +244,17 @@ class VoiceOutput(serializers.Serializer):
     blocked_at = serializers.DateTimeField(allow_null=True)
     is_stock = serializers.BooleanField()
     engine = serializers.CharField()
+    engines = serializers.SerializerMethodField()
     is_mix = serializers.BooleanField()
     mix_sources = MixSourceOutput(many=True)
     consent = serializers.SerializerMethodField()
     samples = SampleSummary(many=True)
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
+
+    @extend_schema_field(VoiceEngineOutput(many=True))
+    def get_engines(self, voice) -> list[dict]:
+        return voice_engine_list(voice)
 
     def get_requires_verification(self, voice) -> bool:
         return voice.status == Voice.Status.PENDING_CONSENT

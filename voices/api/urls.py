@@ -18,6 +18,7 @@ urlpatterns = [
     path("voices/mix", views.VoiceMix.as_view(), name="api-voice-mix"),
     path("voices/<uuid:code>", views.VoiceDetail.as_view(), name="api-voice"),
     path("voices/<uuid:code>/consent", views.VoiceConsent.as_view(), name="api-voice-consent"),
+    path("voices/<uuid:code>/engines", views.VoiceEngines.as_view(), name="api-voice-engines"),
     path("voices/<uuid:code>/report", VoiceReport.as_view(), name="api-voice-report"),
     path("languages", views.LanguageList.as_view(), name="api-languages"),
 ]

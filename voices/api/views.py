@@ -262,6 +262,7 @@ class VoiceListCreate(VoicesAPIView):
             description=data["description"],
             language=data["language"],
             labels=data["labels"],
+            engines=data["engines"],
             **_actor(request),
         )
         voice = selectors.voice_get(user=request.user, code=voice.code)
@@ -336,6 +337,34 @@ class VoiceConsent(VoicesAPIView):
         data = _valid(s.VoiceConsentInput, request.data)
         services.voice_consent_attach(
             user=request.user, voice=voice, consent_code=data["consent"], **_actor(request)
+        )
+        voice = selectors.voice_get(user=request.user, code=code)
+        return Response(s.VoiceOutput(voice).data, status=status.HTTP_202_ACCEPTED)
+
+
+class VoiceEngines(VoicesAPIView):
+    @extend_schema(
+        summary="Build a ready voice for one more engine (model)",
+        description="Answers 202 with the voice; the new entry of `engines` is `building` until "
+        "that engine's worker has computed it from the voice's samples (same consent), then "
+        "`ready`: requests may then name that engine as their `model`.",
+        request=s.VoiceEngineInput,
+        responses={
+            202: s.VoiceOutput,
+            **errors(
+                (400, "invalid_request / unsupported_engine (not an installed cloning engine)."),
+                AUTH_ERRORS[0],
+                (403, "stock_voice_readonly / voice_blocked (or: scope missing)."),
+                NOT_FOUND,
+                (409, "voice_not_ready / voice_is_mix / engine_already_added / voice_no_samples."),
+            ),
+        },
+    )
+    def post(self, request, code):
+        voice = selectors.voice_get(user=request.user, code=code)
+        data = _valid(s.VoiceEngineInput, request.data)
+        services.voice_engine_add(
+            user=request.user, voice=voice, engine=data["engine"], **_actor(request)
         )
         voice = selectors.voice_get(user=request.user, code=code)
         return Response(s.VoiceOutput(voice).data, status=status.HTTP_202_ACCEPTED)

@@ -18,6 +18,7 @@ from voices.services.consents import (
     consent_verify_run,
 )
 from voices.services.dispatch import voice_build_dispatch
+from voices.services.engines import voice_engine_add
 from voices.services.mixing import mix_spec_parse, voice_mix
 from voices.services.moderation import (
     consent_override_approve,
@@ -55,6 +56,7 @@ __all__ = [
     "voice_create",
     "voice_create_pending_consent",
     "voice_delete",
+    "voice_engine_add",
     "voice_mix",
     "voice_rename",
     "voice_report",

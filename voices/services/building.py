@@ -14,6 +14,7 @@ from config.service_errors import ServiceError
 from voices import selectors
 from voices.models import Consent, Sample, Voice
 from voices.services.dispatch import consent_verify_dispatch, voice_build_dispatch
+from voices.services.engines import engine_rows_create, engines_clean
 from voices.services.samples import sample_create, sample_files, storage_delete_on_commit
 
 MAX_LABELS = 20
@@ -30,14 +31,18 @@ def _not_found() -> ServiceError:
     )
 
 
-def voice_fields_clean(*, name: str, language: str = "", labels=None) -> tuple[str, str, dict]:
-    """Validated name, canonical language code (or "") and labels; ServiceError otherwise."""
+def voice_fields_clean(
+    *, name: str, language: str = "", labels=None, engine=None
+) -> tuple[str, str, dict]:
+    """Validated name, canonical language code (or "") and labels; ServiceError otherwise.
+    The language is checked against `engine` (the voice's first engine; default: the default
+    model)."""
     name = (name or "").strip()
     if not name or len(name) > 100:
         raise ServiceError(
             code="invalid_name", message="Give the voice a name of 1-100 characters."
         )
-    engine = selectors.cloning_engine()
+    engine = engine or selectors.cloning_engine()
     if language and engine is not None:
         try:
             language = engine.resolve_language(language)
@@ -203,15 +208,23 @@ def voice_create(
     description: str = "",
     language: str = "",
     labels=None,
+    engines=None,
     request=None,
     api_key=None,
 ) -> Voice:
     """A voice from 1..N ready samples of the owner, with their consent; the build is queued.
 
+    `engines`: the installed cloning engines (names or model ids) to build it for, first one
+    first (the voice's `engine`); none: the default model's. Each is computed from the same
+    samples once the one consent check passed.
+
     The voice is `building` until the consent recording's speaker is verified against the
     samples and the engine has computed its conditioning; then `ready` (or `failed`).
     """
-    name, language, labels = voice_fields_clean(name=name, language=language, labels=labels)
+    chosen = engines_clean(engines)
+    name, language, labels = voice_fields_clean(
+        name=name, language=language, labels=labels, engine=chosen[0]
+    )
     samples = _samples_for_voice(owner, sample_codes, require_ready=True)
     consent = _consent_for_voice(owner, consent_code)
     voice_slots_check(owner)
@@ -222,7 +235,9 @@ def voice_create(
         language=language,
         labels=labels,
         status=Voice.Status.BUILDING,
+        engine=chosen[0].name,
     )
+    engine_rows_create(voice, chosen[1:])
     Sample.objects.filter(pk__in=[s.pk for s in samples]).update(voice=voice)
     consent.voice = voice
     consent.save(update_fields=["voice"])
@@ -232,7 +247,11 @@ def voice_create(
         user=owner,
         api_key=api_key,
         target=voice,
-        data={"samples": [str(s.code) for s in samples], "consent": str(consent.code)},
+        data={
+            "samples": [str(s.code) for s in samples],
+            "consent": str(consent.code),
+            "engines": [facts.name for facts in chosen],
+        },
     )
     _start_build(voice, consent)
     return voice
@@ -248,6 +267,7 @@ def voice_create_pending_consent(
     description: str = "",
     language: str = "",
     labels=None,
+    engines=None,
     request=None,
     api_key=None,
 ) -> Voice:
@@ -257,7 +277,10 @@ def voice_create_pending_consent(
     through intake; `sample_codes` name samples already uploaded. The voice stays
     `pending_consent` (API: requires_verification) until `voice_consent_attach`.
     """
-    name, language, labels = voice_fields_clean(name=name, language=language, labels=labels)
+    chosen = engines_clean(engines)
+    name, language, labels = voice_fields_clean(
+        name=name, language=language, labels=labels, engine=chosen[0]
+    )
     # Before any upload is stored: a refusal after that would leave its files behind in storage
     # (the transaction rolls back rows, not files).
     voice_slots_check(owner)
@@ -274,7 +297,9 @@ def voice_create_pending_consent(
         language=language,
         labels=labels,
         status=Voice.Status.PENDING_CONSENT,
+        engine=chosen[0].name,
     )
+    engine_rows_create(voice, chosen[1:])
     Sample.objects.filter(pk__in=[s.pk for s in samples]).update(voice=voice)
     audit_record(
         action="voices.voice.created",
@@ -374,6 +399,7 @@ def voice_delete(*, user, voice: Voice, request=None, api_key=None) -> None:
     if consent is not None and consent.recording is not None:
         samples.append(consent.recording)
     names = [voice.conditioning.name] + [name for s in samples for name in sample_files(s)]
+    names += [row.conditioning.name for row in voice.conditionings.all() if row.conditioning]
     storage_delete_on_commit(names)
     audit_record(
         action="voices.voice.deleted",

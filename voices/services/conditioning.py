@@ -13,7 +13,7 @@ from audit.models import AuditEvent
 from audit.services import audit_record
 from synthesis.engines import runtime
 from synthesis.engines.base import Conditioning, EngineUnavailable
-from voices.models import Sample, Voice
+from voices.models import Sample, Voice, VoiceConditioning
 from voices.selectors import cloning_engine
 
 
@@ -38,19 +38,30 @@ NO_SAMPLES_MESSAGE = (
 )
 
 
-def conditioning_load(voice: Voice) -> Conditioning:
-    """The stored conditioning of a ready voice (an .npz read without pickle).
+def conditioning_load(voice: Voice, engine: str = "") -> Conditioning:
+    """The stored conditioning of a ready voice for `engine` (default: the voice's first
+    engine), an .npz read without pickle.
 
     Raises ConditioningUnreadable when the file is missing, truncated, not an .npz, pickled or
-    otherwise not what `Conditioning.to_npz_bytes` wrote.
+    otherwise not what `Conditioning.to_npz_bytes` wrote, or not made by that engine.
     """
-    if not voice.conditioning:
+    stored = voice.conditioning
+    if engine and engine != voice.engine:
+        row = VoiceConditioning.objects.filter(
+            voice=voice, engine=engine, status=VoiceConditioning.Status.READY
+        ).first()
+        stored = row.conditioning if row is not None else None
+    if not stored:
         raise ConditioningUnreadable(
-            f"Voice {voice.code} has no conditioning yet (status {voice.status})."
+            f"Voice {voice.code} has no {engine or voice.engine} conditioning yet "
+            f"(status {voice.status})."
         )
     try:
-        with voice.conditioning.open("rb") as handle:
-            return Conditioning.from_npz_bytes(handle.read())
+        with stored.open("rb") as handle:
+            loaded = Conditioning.from_npz_bytes(handle.read())
+        if engine and loaded.engine != engine:
+            raise ValueError(f"it was made by {loaded.engine}, not {engine}")
+        return loaded
     except Exception as exc:  # any failure to read or parse: the file is not usable
         raise ConditioningUnreadable(
             f"The stored conditioning of voice {voice.code} is unreadable: "
@@ -59,13 +70,19 @@ def conditioning_load(voice: Voice) -> Conditioning:
 
 
 @transaction.atomic
-def voice_rebuild_request(*, voice_id: int, reason: str) -> Voice | None:
+def voice_rebuild_request(*, voice_id: int, reason: str, engine: str = "") -> Voice | None:
     """A ready voice whose conditioning cannot be loaded: mark it `needs_rebuild` with a message
     the owner understands and queue its rebuild from its samples (or fail it when it has none).
-    Idempotent: a voice that is not `ready` any more is left alone (None)."""
+    Idempotent: a voice that is not `ready` any more is left alone (None).
+
+    For a further engine of the voice (`engine`, not its first) only that engine's conditioning
+    is rebuilt; the voice keeps speaking with its other engines meanwhile."""
     from voices.services.dispatch import voice_build_dispatch
 
     voice = Voice.objects.select_for_update().filter(pk=voice_id).first()
+    if voice is not None and engine and engine != voice.engine:
+        _engine_rebuild_request(voice, engine, reason)
+        return voice
     if voice is None or voice.status != Voice.Status.READY or voice.is_stock:
         return None
     has_samples = voice.samples.filter(
@@ -119,25 +136,53 @@ def conditioning_store(*, voice: Voice, conditioning: Conditioning) -> Voice | N
     return voice
 
 
-def voice_conditioning_compute(*, voice_id: int, sample_names: list[str]) -> None:
-    """Compute a voice's conditioning from clean WAV samples held in storage (worker side).
+def _engine_rebuild_request(voice: Voice, engine: str, reason: str) -> None:
+    from voices.services.dispatch import voice_engine_build_dispatch
+
+    row = (
+        VoiceConditioning.objects.select_for_update()
+        .filter(voice=voice, engine=engine, status=VoiceConditioning.Status.READY)
+        .first()
+    )
+    if row is None:
+        return
+    row.status = VoiceConditioning.Status.BUILDING
+    row.failure_reason = REBUILD_MESSAGE
+    row.dispatched_at = None
+    row.save(update_fields=["status", "failure_reason", "dispatched_at", "updated_at"])
+    audit_record(
+        action="voices.voice.needs_rebuild",
+        actor_type=AuditEvent.ActorType.SYSTEM,
+        target=voice,
+        data={"reason": reason[:500], "rebuilding": True, "engine": engine},
+    )
+    voice_engine_build_dispatch(row)
+
+
+def conditioning_compute(engine_name: str, sample_names: list[str]) -> Conditioning:
+    """One engine's conditioning from clean WAV samples held in storage (worker side).
 
     Samples are copied to local temporary files first: storage may be a remote bucket and the
     engine reads paths.
     """
+    engine = runtime.engine_get(engine_name)
+    with tempfile.TemporaryDirectory(prefix="timbre-cond-") as tmp:
+        paths = []
+        for index, name in enumerate(sample_names):
+            path = Path(tmp) / f"sample-{index}.wav"
+            with default_storage.open(name, "rb") as src:
+                path.write_bytes(src.read())
+            paths.append(path)
+        return engine.compute_conditioning(wav_paths=paths)
+
+
+def voice_conditioning_compute(*, voice_id: int, sample_names: list[str]) -> None:
+    """Compute a voice's conditioning for its first engine (worker side)."""
     voice = Voice.objects.filter(pk=voice_id).first()
     if voice is None or voice.status not in (Voice.Status.BUILDING, Voice.Status.NEEDS_REBUILD):
         return  # deleted meanwhile, a duplicate delivery, or not cleared to build (consent)
     try:
-        engine = runtime.engine_get(voice.engine or cloning_engine().name)
-        with tempfile.TemporaryDirectory(prefix="timbre-cond-") as tmp:
-            paths = []
-            for index, name in enumerate(sample_names):
-                path = Path(tmp) / f"sample-{index}.wav"
-                with default_storage.open(name, "rb") as src:
-                    path.write_bytes(src.read())
-                paths.append(path)
-            conditioning = engine.compute_conditioning(wav_paths=paths)
+        conditioning = conditioning_compute(voice.engine or cloning_engine().name, sample_names)
     except EngineUnavailable as exc:
         # The owner cannot fix this and must not see operator detail; the audit row keeps it.
         _voice_fail(voice, ENGINE_UNAVAILABLE_MESSAGE, operator=f"{exc.reason} Fix: {exc.fix}")

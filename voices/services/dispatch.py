@@ -11,7 +11,7 @@ from __future__ import annotations
 from django.utils import timezone
 
 from config import queueing
-from voices.models import Consent, Sample, Voice
+from voices.models import Consent, Sample, Voice, VoiceConditioning
 
 
 def sample_intake_dispatch(sample_id: int) -> bool:
@@ -45,17 +45,41 @@ def consent_verify_dispatch(consent_id: int, *, voice_id: int | None = None) -> 
     )
 
 
-def voice_build_dispatch(voice: Voice) -> None:
-    """Queue the conditioning build (the engine's synthesis queue) once the transaction commits."""
-    names = list(
+def _clean_sample_names(voice: Voice) -> list[str]:
+    return list(
         voice.samples.filter(purpose=Sample.Purpose.VOICE, status=Sample.Status.READY)
         .order_by("id")
         .values_list("clean", flat=True)
     )
+
+
+def voice_build_dispatch(voice: Voice) -> None:
+    """Queue the conditioning build (the engine's synthesis queue) once the transaction commits;
+    the builds of the voice's further engines still waiting (`building`) go with it, each to
+    its own engine's queue: one consent check clears them all."""
+    names = _clean_sample_names(voice)
     queueing.task_send_on_commit(
         "voices.tasks.voice_conditioning_compute",
         then=_build_sent(voice.pk),
         voice_id=voice.pk,
         sample_names=names,
         engine=voice.engine,
+    )
+    for row in voice.conditionings.filter(status=VoiceConditioning.Status.BUILDING):
+        voice_engine_build_dispatch(row, sample_names=names)
+
+
+def voice_engine_build_dispatch(row: VoiceConditioning, *, sample_names=None) -> None:
+    """Queue one further engine's conditioning build (that engine's queue) on commit."""
+
+    def then(sent: bool) -> None:
+        if sent:
+            VoiceConditioning.objects.filter(pk=row.pk).update(dispatched_at=timezone.now())
+
+    queueing.task_send_on_commit(
+        "voices.tasks.voice_engine_conditioning_compute",
+        then=then,
+        conditioning_id=row.pk,
+        sample_names=_clean_sample_names(row.voice) if sample_names is None else sample_names,
+        engine=row.engine,
     )

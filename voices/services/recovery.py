@@ -22,7 +22,7 @@ from django.utils import timezone
 from audit.models import AuditEvent
 from audit.services import audit_record
 from config.service_errors import ServiceError
-from voices.models import Consent, Sample, Voice
+from voices.models import Consent, Sample, Voice, VoiceConditioning
 from voices.selectors import voice_usable_check
 from voices.services.building import _owned_for_change, voice_slots_check
 from voices.services.dispatch import (
@@ -30,6 +30,7 @@ from voices.services.dispatch import (
     sample_intake_dispatch,
     voice_build_dispatch,
 )
+from voices.services.engines import engine_builds_sweep
 from voices.services.samples import _OPEN, sample_reject
 
 logger = logging.getLogger(__name__)
@@ -114,6 +115,10 @@ def voice_build_retry(*, user, voice: Voice, request=None, api_key=None) -> Voic
     voice.failure_reason = ""
     voice.build_dispatched_at = None
     voice.save(update_fields=["status", "failure_reason", "build_dispatched_at", "updated_at"])
+    # Its further engines are built again with it (voice_build_dispatch sends the building ones).
+    voice.conditionings.filter(status=VoiceConditioning.Status.FAILED).update(
+        status=VoiceConditioning.Status.BUILDING, failure_reason="", dispatched_at=None
+    )
     audit_record(
         action="voices.voice.build_retried",
         request=request,
@@ -167,4 +172,8 @@ def voices_builds_sweep(now=None) -> dict[str, int]:
 
 
 def voices_sweep() -> dict[str, dict[str, int]]:
-    return {"samples": samples_sweep(), "voices": voices_builds_sweep()}
+    return {
+        "samples": samples_sweep(),
+        "voices": voices_builds_sweep(),
+        "voice_engines": engine_builds_sweep(),
+    }

@@ -17,11 +17,13 @@ import numpy as np
 import torch
 
 from ..base import (
+    SEED_MODULUS,
     CharAlignment,
     Conditioning,
     Engine,
     EngineStatus,
     EngineUnavailable,
+    Row,
     SynthesisParams,
 )
 from . import FACTS
@@ -43,12 +45,10 @@ from .loading import (
     model_version,
     pick_device,
 )
+from .rows import XttsRowStepper, prepare_row, rows_generated
 from .vocoder import StreamingDecoder, decode_whole, stretch_latents
 
 logger = logging.getLogger(__name__)
-
-# Seeds live in [0, 2**63) (torch generators take 64-bit seeds); seed + i wraps around.
-SEED_MODULUS = 2**63
 
 
 class XttsEngine(Engine):
@@ -87,6 +87,7 @@ class XttsEngine(Engine):
         # Texts generated together; lowered for the rest of the process after an OOM.
         self.batch_limit = max_batch_size
         self.model = None
+        self.deepspeed = False  # DeepSpeed kernels in use (set by load)
         self.device: torch.device | None = None
         self.model_version = ""
         self.load_seconds: float | None = None
@@ -206,6 +207,29 @@ class XttsEngine(Engine):
             start += len(rows)
             for row, result in zip(rows, results, strict=True):
                 yield row, (tokens[row], result), self._decode(result, speaker, params)
+
+    def synthesize_rows(self, rows: list[Row]) -> Iterator[tuple[int, np.ndarray]]:
+        """Rows of any voices, languages and sampling settings in one batched GPT run.
+
+        Up to `batch_limit` rows generate together; each row is vocoded with its own speaker
+        embedding and yielded as soon as its last token is made. A row samples with its own
+        generator seeded with `row.seed`, so its audio equals the row rendered alone. Every
+        row is checked before any generation starts (a bad row raises ValueError at once).
+        """
+        voices: dict = {}
+        prepared = [prepare_row(self, row, voices) for row in rows]
+        start = 0
+        while start < len(rows):
+            chunk = list(range(start, min(start + self.batch_limit, len(rows))))
+            yield from rows_generated(self, prepared, chunk)
+            start += len(chunk)
+
+    def row_stepper(self) -> XttsRowStepper | None:
+        """Token-level continuous batching (synthesis.engines.xtts.continuous). None with
+        DeepSpeed: its injected kernels keep their own KV cache, which a batch whose rows come
+        and go cannot use (unverified here; a scheduler then calls `synthesize_rows`)."""
+        self._require_model()
+        return None if self.deepspeed else XttsRowStepper(self)
 
     def _alignment(self, latent, tokens, result: RowResult, text: str, samples: int):
         return chunk_alignment_or_none(
@@ -332,6 +356,7 @@ class XttsEngine(Engine):
                 "(config.json, model.pth, vocab.json from the same release)",
             ) from exc
         self.model_version = model_version(model_dir)
+        self.deepspeed = deepspeed
         self.device = device
         self.model = model
         self.load_seconds = time.perf_counter() - started

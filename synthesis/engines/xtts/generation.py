@@ -15,6 +15,10 @@ Batching rules that keep a text's output independent of its batch:
   random draws of a row do not depend on which other rows share the batch.
 - Logits go through Hugging Face's own processors in `generate`'s order (repetition
   penalty, stop masking, temperature, top-k, top-p), over the same ids `generate` sees.
+  They work row by row, so rows with different settings run in one batch: the rows of
+  each setting go through that setting's processors together.
+- Rows may have different conditioning latents (voices): each prefix carries its own, and
+  the CPU prefill runs each distinct latent through the GPT once.
 """
 
 from __future__ import annotations
@@ -127,6 +131,17 @@ class _PreallocatedLayer(DynamicLayer):
             values[index, :, width - length :] = row.values[0]
         return cls(keys, values, capacity)
 
+    @classmethod
+    def adopt(cls, keys: torch.Tensor, values: torch.Tensor, length: int) -> _PreallocatedLayer:
+        """A layer over buffers already laid out ([B, H, capacity, D], first `length` filled)."""
+        layer = cls.__new__(cls)
+        DynamicLayer.__init__(layer)
+        layer.dtype, layer.device = keys.dtype, keys.device
+        layer.is_initialized = True
+        layer._keys, layer._values = keys, values
+        layer._view(length)
+        return layer
+
     def _store(self, keys: torch.Tensor, values: torch.Tensor, capacity: int) -> None:
         batch, heads, length, dim = keys.shape
         self._keys = keys.new_empty(batch, heads, capacity, dim)
@@ -197,32 +212,38 @@ def _processors(settings: SamplingSettings) -> LogitsProcessorList:
 class BatchGeneration:
     """One batched generation run; iterate `steps()` to drive it.
 
-    `gpt` is coqui's `GPT` after `init_gpt_for_inference`. `seeds` gives one seed per row.
+    `gpt` is coqui's `GPT` after `init_gpt_for_inference`. `seeds` gives one seed per row;
+    `cond_latent` and `settings` are one for all rows or a list with one per row.
     """
 
     def __init__(
         self,
         *,
         gpt,
-        cond_latent: torch.Tensor,
+        cond_latent: torch.Tensor | list[torch.Tensor],
         text_tokens: list[torch.Tensor],
         seeds: list[int],
-        settings: SamplingSettings,
+        settings: SamplingSettings | list[SamplingSettings],
         autocast: bool = False,
     ) -> None:
+        batch = len(text_tokens)
         self.gpt = gpt
         self.autocast = autocast
         self.last_tokens: list[int] = []
-        self.settings = settings
-        self.device = cond_latent.device
-        self.processors = _processors(settings)
+        self.row_latents = cond_latent if isinstance(cond_latent, list) else [cond_latent] * batch
+        self.row_settings = settings if isinstance(settings, list) else [settings] * batch
+        if not len(self.row_latents) == len(self.row_settings) == len(seeds) == batch:
+            raise ValueError("one conditioning latent, setting and seed per row")
+        self.device = self.row_latents[0].device
+        self.processors = {s: _processors(s) for s in self.row_settings}
         self.stop = gpt.stop_audio_token
-        self.cond_latent = cond_latent
         with torch.inference_mode():
-            prefixes = [prefix_embedding(gpt, cond_latent, tokens) for tokens in text_tokens]
+            prefixes = [
+                prefix_embedding(gpt, latent, tokens)
+                for latent, tokens in zip(self.row_latents, text_tokens, strict=True)
+            ]
             self.prefix, prefix_mask = _left_pad(prefixes)
         self.row_prefixes = prefixes
-        batch = len(text_tokens)
         start = torch.full((batch, 1), 1, dtype=torch.long, device=self.device)
         self.mask = torch.cat([prefix_mask, start], dim=1)
         # Without padding the mask is all ones; passing None then lets the model take its
@@ -272,10 +293,10 @@ class BatchGeneration:
     def _prefill(self, inference):
         """The first forward: every row's prefix plus its start token, into a KV cache.
 
-        On CUDA, one padded batched pass. On the CPU, where that pass is compute-bound, the
-        conditioning latents (the same for every row) go through the GPT once, then each row's
-        text alone on top of them, so no work goes into padding or repeated conditioning; the
-        rows' caches are then laid out left-padded exactly as the batched pass lays them out.
+        On CUDA, one padded batched pass. On the CPU, where that pass is compute-bound, each
+        distinct conditioning latent (one per voice) goes through the GPT once, then each row's
+        text alone on top of its voice's, so no work goes into padding or repeated conditioning;
+        the rows' caches are then laid out left-padded exactly as the batched pass lays them out.
         """
         capacity = self.ids.shape[1] + self._headroom()
         if not self.per_row_prefill:
@@ -283,18 +304,23 @@ class BatchGeneration:
             _preallocate(out.past_key_values, capacity)
             return out
         transformer = inference.transformer
-        cond = transformer(inputs_embeds=self.cond_latent, use_cache=True, return_dict=True)
+        conds = {}
+        for latent in self.row_latents:
+            if id(latent) not in conds:
+                conds[id(latent)] = transformer(
+                    inputs_embeds=latent, use_cache=True, return_dict=True
+                ).past_key_values
         start = self.gpt.mel_embedding(
             torch.full((1, 1), self.gpt.start_audio_token, dtype=torch.long, device=self.device)
         )
         start = start + inference.pos_embedding(start)
         width = self.ids.shape[1]
         caches, hidden = [], []
-        for prefix in self.row_prefixes:
+        for prefix, latent in zip(self.row_prefixes, self.row_latents, strict=True):
             cache = DynamicCache()
-            for index, layer in enumerate(cond.past_key_values.layers):
+            for index, layer in enumerate(conds[id(latent)].layers):
                 cache.update(layer.keys, layer.values, index)
-            text = torch.cat([prefix[:, self.cond_latent.shape[1] :], start], dim=1)
+            text = torch.cat([prefix[:, latent.shape[1] :], start], dim=1)
             row = transformer(
                 inputs_embeds=text, past_key_values=cache, use_cache=True, return_dict=True
             )
@@ -305,7 +331,7 @@ class BatchGeneration:
             _PreallocatedLayer.left_padded(
                 [cache.layers[index] for cache in caches], width=width, capacity=capacity
             )
-            for index in range(len(cond.past_key_values.layers))
+            for index in range(len(caches[0].layers))
         ]
         hidden_states = torch.cat(hidden, dim=0)
         return _Prefilled(
@@ -316,8 +342,10 @@ class BatchGeneration:
 
     def _headroom(self) -> int:
         """Cache positions to reserve after the prefix: the whole run when its length is fixed."""
-        fixed = self.settings.fixed_tokens
-        return fixed + 1 if fixed is not None else _CACHE_HEADROOM
+        return max(
+            s.fixed_tokens + 1 if s.fixed_tokens is not None else _CACHE_HEADROOM
+            for s in self.row_settings
+        )
 
     def _guard(self) -> contextlib.ExitStack:
         stack = contextlib.ExitStack()
@@ -357,16 +385,24 @@ class BatchGeneration:
         )
 
     def _sample(self, logits: torch.Tensor, active: list[int]) -> list[int]:
-        fixed = self.settings.fixed_tokens
-        scores = self.processors(self.ids, logits)
-        if fixed is not None:
-            # Like HF's min_new_tokens: the stop token is impossible until `fixed` codes exist.
-            scores[:, self.stop] = -float("inf")
-        probs = torch.softmax(scores, dim=-1)
-        return [
-            int(torch.multinomial(probs[i], 1, generator=self.generators[row]))
-            for i, row in enumerate(active)
-        ]
+        groups: dict[SamplingSettings, list[int]] = {}
+        for i, row in enumerate(active):
+            groups.setdefault(self.row_settings[row], []).append(i)
+        tokens = [0] * len(active)
+        for settings, members in groups.items():
+            if len(members) == len(active):
+                scores = self.processors[settings](self.ids, logits)
+            else:
+                index = torch.tensor(members, device=self.device)
+                scores = self.processors[settings](self.ids[index], logits[index])
+            if settings.fixed_tokens is not None:
+                # Like HF's min_new_tokens: the stop token is impossible until `fixed` codes exist.
+                scores[:, self.stop] = -float("inf")
+            probs = torch.softmax(scores, dim=-1)
+            for j, i in enumerate(members):
+                generator = self.generators[active[i]]
+                tokens[i] = int(torch.multinomial(probs[j], 1, generator=generator))
+        return tokens
 
     def _record(self, active: list[int], tokens: list[int], latents: torch.Tensor):
         step_tokens: list[int | None] = []
@@ -381,7 +417,12 @@ class BatchGeneration:
                 step_tokens.append(tokens[i])
         return step_tokens
 
+    def finished(self, row: int) -> bool:
+        """Has `row` made its last token (its result is complete)?"""
+        return self._done(row)
+
     def _done(self, row: int) -> bool:
         result = self.results[row]
-        limit = self.settings.fixed_tokens or self.settings.max_tokens
+        settings = self.row_settings[row]
+        limit = settings.fixed_tokens or settings.max_tokens
         return result.stopped or len(result.codes) >= limit

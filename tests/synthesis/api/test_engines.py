@@ -13,7 +13,8 @@ def test_engines_are_listed_from_their_facts_with_readiness(owner):
     )
     client = bearer_client(api_key(owner, "voices:read"))
     body = {engine["name"]: engine for engine in client.get("/api/v1/engines").json()}
-    assert list(body) == ["xtts", "piper", "toy"]  # settings.TIMBRE_ENGINES, in order
+    # settings.TIMBRE_ENGINES, in order (the test settings add the two toy engines).
+    assert list(body) == ["xtts", "chatterbox", "piper", "toy", "toyb"]
     xtts, piper, toy = body["xtts"], body["piper"], body["toy"]
     assert (xtts["clones"], xtts["commercial_use"], xtts["sample_rate"]) == (True, False, 24_000)
     assert "zh-cn" in xtts["languages"] and len(xtts["languages"]) == 17

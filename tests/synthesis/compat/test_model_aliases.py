@@ -111,15 +111,18 @@ def test_an_operator_alias_for_both_surfaces_is_accepted_and_listed(owner, voice
     assert "house-voice" in _openai_listed(owner) & _eleven_listed(owner)
 
 
-def test_an_alias_tied_to_an_engine_speaks_only_that_engines_voices(owner, voice, no_worker_needed):
+def test_an_alias_tied_to_an_engine_selects_that_engine(owner, voice, no_worker_needed):
+    # The model chooses the engine now (issue 14): a voice not built for it is refused with
+    # model_not_available, naming the models it has; a voice built for it speaks with it.
     ModelAlias.objects.filter(name="tts-1").update(engine="piper")
     stock = make_stock_voice()  # a piper voice
     refused = _speak(owner, "tts-1")  # Anna is an xtts voice
     assert refused.status_code == 400
     error = refused.json()["error"]
-    assert error["code"] == "unsupported_model" and "piper" in error["message"]
-    assert error["details"] == {"model_engine": "piper", "voice_engine": "xtts"}
+    assert error["code"] == "model_not_available" and "piper" in error["message"]
+    assert error["details"]["engine"] == "piper" and "xtts-v2" in error["message"]
     assert _speak(owner, "tts-1", voice_name=stock.name).status_code == 200
+    assert SynthesisJob.objects.get().engine == "piper"
 
 
 def test_admin_edits_are_audited(client):
@@ -135,7 +138,7 @@ def test_admin_edits_are_audited(client):
     assert event.actor_user_id == admin.pk
     assert client.get("/admin/synthesis/modelalias/").status_code == 200
     page = client.get("/admin/synthesis/modelalias/add/")
-    assert b"The voice&#x27;s own engine" in page.content  # the engine is picked, not typed
+    assert b"The default model" in page.content  # the engine is picked, not typed
     bad = client.post("/admin/synthesis/modelalias/add/", {**form, "name": "x", "engine": "nope"})
     assert bad.status_code == 200 and not ModelAlias.objects.filter(name="x").exists()
 

@@ -227,3 +227,27 @@ def test_connections_count_against_the_key_rate_limit(tls_files, tmp_path, owner
         server.stop()
     # Two connections were let in (and timed out idle); the third was refused, to retry later.
     assert answers == [("input_timeout_exceeded", 1008)] * 2 + [("rate_limited", 1013)]
+
+
+def test_model_id_chooses_the_engine(asgi_server, celery_worker, owner, toy_voice):
+    """Issue 14: the query's model_id picks the engine among those the voice is built for; one
+    it is not built for is refused before any text (model_not_available)."""
+    from tests.synthesis.models_choice.helpers import add_ready_engine
+
+    add_ready_engine(toy_voice, "toyb")
+    key = api_key(owner, "tts")
+    path = _path(toy_voice, output_format="pcm_16000", model_id="toy-b-1")
+    with ws_connect(asgi_server, path, headers={"xi-api-key": key}) as ws:
+        _send(ws, text=" ")
+        _send(ws, text="Square waves now. ", flush=True)
+        _send(ws, text="")
+        messages, code, _ = received(ws)
+    assert code == 1000 and _audio(messages)
+    assert SynthesisJob.objects.get(owner=owner).engine == "toyb"
+    wait_jobs_finished()
+    with ws_connect(
+        asgi_server, _path(toy_voice, model_id="xtts-v2"), headers={"xi-api-key": key}
+    ) as ws:
+        messages, code, _ = received(ws, timeout=30)
+    assert (messages[-1]["error"], code) == ("model_not_available", 1008)
+    assert "toy-b-1" in messages[-1]["message"]  # the models it can be spoken by

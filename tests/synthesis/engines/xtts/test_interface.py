@@ -135,6 +135,25 @@ def test_blend_is_a_normalised_weighted_average():
     np.testing.assert_allclose(single.arrays["gpt_cond_latent"], 2.0)
 
 
+def test_blend_takes_integer_arrays_from_the_heaviest_voice():
+    """Token ids (Chatterbox's speech prompt) have no average: the heaviest item's are kept."""
+
+    def tokens(value: float, ids: list[int]) -> Conditioning:
+        return Conditioning(
+            engine="chatterbox",
+            engine_version="v",
+            arrays={
+                "speaker_emb": np.full((1, 4), value, dtype=np.float32),
+                "prompt_token": np.array([ids], dtype=np.int64),
+            },
+        )
+
+    mixed = blend([(tokens(1.0, [1, 2, 3]), 1.0), (tokens(3.0, [7, 8, 9]), 3.0)])
+    np.testing.assert_allclose(mixed.arrays["speaker_emb"], 2.5)
+    assert mixed.arrays["prompt_token"].tolist() == [[7, 8, 9]]
+    assert mixed.arrays["prompt_token"].dtype == np.int64
+
+
 @pytest.mark.parametrize("weight", [0.0, -1.0, float("inf"), float("nan")])
 def test_blend_refuses_non_positive_or_non_finite_weights(weight):
     with pytest.raises(ValueError, match="weights must be positive"):
