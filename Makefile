@@ -55,9 +55,9 @@ bench: install
 	$(PY) manage.py bench_chatterbox $(CHATTERBOX_BENCH_ARGS)
 
 # WebSocket stream-input: first text -> first audio, and idle connections one uvicorn holds.
-bench-realtime: install
+bench-realtime: migrate
 	$(PY) manage.py bench_realtime $(BENCH_ARGS)
 
 # Many users at once: the synthesis worker with the serving scheduler off (prefork -c 1) and on.
-bench-serving: install
+bench-serving: migrate
 	$(PY) manage.py bench_serving $(BENCH_ARGS)

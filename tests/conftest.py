@@ -4,6 +4,25 @@ from rest_framework.test import APIClient
 from tests.factories import UserFactory
 from tests.workers import WorkerProcess, purge_queues
 
+# Tests of an engine in-process: no database, broker, cache or worker, so they behave the same
+# on every configuration. `.ci/run` runs them once, in its PostgreSQL + Redis pass, and leaves
+# them out of the embedded-defaults pass (`-m "not engine_only"`).
+ENGINE_ONLY = (
+    "tests/synthesis/engines/xtts/",
+    "tests/synthesis/engines/piper/",
+    "tests/synthesis/engines/chatterbox/",
+    "tests/synthesis/serving/test_scheduler.py",
+    "tests/synthesis/serving/test_xtts_rows.py",
+    "tests/synthesis/serving/test_engine_health.py",
+    "tests/synthesis/serving/test_bench.py",
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.nodeid.startswith(ENGINE_ONLY) and item.get_closest_marker("django_db") is None:
+            item.add_marker(pytest.mark.engine_only)
+
 
 @pytest.fixture(scope="session", autouse=True)
 def _flush_through_audit_trigger():

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +16,8 @@ from typing import Literal
 import numpy as np
 import torch
 
-from ..base import Conditioning, Engine, EngineStatus, EngineUnavailable, SynthesisParams
+from ..base import Conditioning, Engine, EngineUnavailable, SynthesisParams
+from ..loaded import LoadsOnce
 from . import CHAR_LIMITS, FACTS
 from . import generation as gen
 from .loading import FIX_MODEL_SOURCE, check_model_dir, download_released, load_model, pick_device
@@ -33,7 +33,7 @@ T3_KEYS = ("speaker_emb", "cond_prompt_speech_tokens")
 GEN_KEYS = ("prompt_token", "prompt_token_len", "prompt_feat", "prompt_feat_len", "embedding")
 
 
-class ChatterboxEngine(Engine):
+class ChatterboxEngine(LoadsOnce, Engine):
     """Chatterbox Multilingual from a model directory or a one-time download.
 
     One text at a time (upstream's T3 inference assumes batch size 1; the CFG pair already
@@ -59,14 +59,8 @@ class ChatterboxEngine(Engine):
         self.model_dir = Path(model_dir) if model_dir else None
         self.download = download
         self.download_dir = Path(download_dir) if download_dir else None
-        self.requested_device = device
         self.max_new_tokens = max_new_tokens
-        self.model = None
-        self.device: torch.device | None = None
-        self.model_version = ""
-        self.load_seconds: float | None = None
-        self._failure: EngineUnavailable | None = None
-        self._lock = threading.Lock()
+        self._loading_init(device)
 
     # -- interface ---------------------------------------------------------------------------
 
@@ -81,28 +75,6 @@ class ChatterboxEngine(Engine):
     def char_limit(self, language: str) -> int:
         return CHAR_LIMITS[FACTS.resolve_language(language)]
 
-    def load(self) -> None:
-        with self._lock:
-            if self.model is not None:
-                return
-            try:
-                self._load()
-            except EngineUnavailable as exc:
-                self._failure = exc
-                raise
-
-    def status(self) -> EngineStatus:
-        failure = self._failure
-        return EngineStatus(
-            engine=self.name,
-            model_version=self.model_version,
-            device=str(self.device or self.requested_device),
-            load_seconds=self.load_seconds,
-            ready=self.model is not None,
-            reason=failure.reason if failure else ("" if self.model else "not loaded yet"),
-            fix=failure.fix if failure else "",
-        )
-
     def compute_conditioning(self, *, wav_paths: list[Path]) -> Conditioning:
         """Upstream's `prepare_conditionals` over 1..N clean samples.
 
@@ -112,12 +84,7 @@ class ChatterboxEngine(Engine):
         one embedding per sample, as upstream's own `mean(axis=0)` over its list does.
         """
         model = self._require_model()
-        if not wav_paths:
-            raise ValueError("compute_conditioning needs at least one WAV file")
-        for path in wav_paths:
-            if not Path(path).is_file():
-                raise FileNotFoundError(f"voice sample {path} does not exist")
-        conds = prepare_conditionals(model, [Path(p) for p in wav_paths])
+        conds = prepare_conditionals(model, self._samples_checked(wav_paths))
         arrays, absent = conditionals_to_arrays(conds)
         return Conditioning(
             engine=self.name,
@@ -231,11 +198,6 @@ class ChatterboxEngine(Engine):
         logger.info(
             "Chatterbox %s loaded on %s in %.1f s", self.model_version, device, self.load_seconds
         )
-
-    def _require_model(self):
-        if self.model is None:
-            self.load()
-        return self.model
 
     @staticmethod
     def _seed(params: SynthesisParams) -> int:

@@ -163,7 +163,20 @@ def load_model(*, model_dir: Path, device: str):
     with llama_overrides(overrides):
         model = ChatterboxMultilingualTTS.from_local(model_dir, device)
     _load_cangjie(model, model_dir)
+    _quiet_progress_bars()
     return model
+
+
+def _quiet_progress_bars() -> None:
+    """T3 draws a tqdm bar per generated text ("Sampling"), which floods a worker's log: the
+    module's own `tqdm` name is replaced by a disabled one (upstream has no switch)."""
+    import functools
+
+    from chatterbox.models.t3 import t3 as t3_module
+    from tqdm import tqdm
+
+    if getattr(t3_module.tqdm, "func", None) is not tqdm:
+        t3_module.tqdm = functools.partial(tqdm, disable=True)
 
 
 def _load_cangjie(model, model_dir: Path) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,11 +20,11 @@ from ..base import (
     CharAlignment,
     Conditioning,
     Engine,
-    EngineStatus,
     EngineUnavailable,
     Row,
     SynthesisParams,
 )
+from ..loaded import LoadsOnce
 from . import FACTS
 from . import stock as xtts_stock
 from .attention import chunk_alignment_or_none
@@ -51,7 +50,7 @@ from .vocoder import StreamingDecoder, decode_whole, stretch_latents
 logger = logging.getLogger(__name__)
 
 
-class XttsEngine(Engine):
+class XttsEngine(LoadsOnce, Engine):
     """XTTS v2 from a model directory, or from the released weights once the licence is accepted.
 
     Up to `max_batch_size` texts are generated together; on CUDA out-of-memory the batch is
@@ -79,20 +78,14 @@ class XttsEngine(Engine):
         self.model_dir = Path(model_dir) if model_dir is not None else None
         self.download_dir = Path(download_dir) if download_dir is not None else None
         self.accept_license = accept_license
-        self.requested_device = device
+        self._loading_init(device)
         self.half = half
         self.use_deepspeed = use_deepspeed
         self.max_batch_size = max_batch_size
         self.stream_chunk_size = stream_chunk_size
         # Texts generated together; lowered for the rest of the process after an OOM.
         self.batch_limit = max_batch_size
-        self.model = None
         self.deepspeed = False  # DeepSpeed kernels in use (set by load)
-        self.device: torch.device | None = None
-        self.model_version = ""
-        self.load_seconds: float | None = None
-        self._failure: EngineUnavailable | None = None
-        self._lock = threading.Lock()
 
     # -- interface ---------------------------------------------------------------------------
 
@@ -110,28 +103,6 @@ class XttsEngine(Engine):
             raise ValueError(f"XTTS does not speak {language!r}")
         return CHAR_LIMITS[base]
 
-    def load(self) -> None:
-        with self._lock:
-            if self.model is not None:
-                return
-            try:
-                self._load()
-            except EngineUnavailable as exc:
-                self._failure = exc
-                raise
-
-    def status(self) -> EngineStatus:
-        failure = self._failure
-        return EngineStatus(
-            engine=self.name,
-            model_version=self.model_version,
-            device=str(self.device or self.requested_device),
-            load_seconds=self.load_seconds,
-            ready=self.model is not None,
-            reason=failure.reason if failure else ("" if self.model else "not loaded yet"),
-            fix=failure.fix if failure else "",
-        )
-
     def compute_conditioning(self, *, wav_paths: list[Path]) -> Conditioning:
         """Conditioning from 1..N clean WAV samples (coqui's `get_conditioning_latents`).
 
@@ -139,11 +110,7 @@ class XttsEngine(Engine):
         coqui's own `synthesize` does; they are recorded in `params`.
         """
         model = self._require_model()
-        if not wav_paths:
-            raise ValueError("compute_conditioning needs at least one WAV file")
-        for path in wav_paths:
-            if not Path(path).is_file():
-                raise FileNotFoundError(f"voice sample {path} does not exist")
+        wav_paths = self._samples_checked(wav_paths)
         settings = {
             "max_ref_length": int(model.config.max_ref_len),
             "gpt_cond_len": int(model.config.gpt_cond_len),
@@ -362,11 +329,6 @@ class XttsEngine(Engine):
         self.load_seconds = time.perf_counter() - started
         self._failure = None
         logger.info("XTTS %s loaded on %s in %.1f s", self.model_version, device, self.load_seconds)
-
-    def _require_model(self):
-        if self.model is None:
-            self.load()
-        return self.model
 
     def _tokens(self, text: str, language: str) -> torch.Tensor:
         model = self._require_model()
