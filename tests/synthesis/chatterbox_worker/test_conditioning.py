@@ -59,7 +59,9 @@ def test_conditioning_is_stored_once_and_reloads_bit_for_bit(
     ]
 
     # The same computation in this process, from the same clean sample, gives the same arrays:
-    # the build is deterministic on the CPU (no sampling in VE, the S3 tokenizer or CAMPPlus).
+    # the build has no sampling (VE, the S3 tokenizer, CAMPPlus). Token ids match exactly; float
+    # arrays to rounding only (the last bits of a float reduction depend on the process's torch
+    # thread count, which the test process and the worker need not share).
     from synthesis.engines.chatterbox.engine import ChatterboxEngine
 
     sample = cb_voice.samples.get()
@@ -69,8 +71,14 @@ def test_conditioning_is_stored_once_and_reloads_bit_for_bit(
     engine.load()
     computed = engine.compute_conditioning(wav_paths=[local])
     assert computed.engine_version == loaded.engine_version
-    assert_same_arrays(computed, loaded)
-    assert computed.to_npz_bytes() == stored
+    assert set(computed.arrays) == set(loaded.arrays)
+    for name, array in computed.arrays.items():
+        other = loaded.arrays[name]
+        assert (array.dtype, array.shape) == (other.dtype, other.shape), name
+        if array.dtype.kind == "f":
+            np.testing.assert_allclose(array, other, rtol=1e-4, atol=1e-5, err_msg=name)
+        else:
+            assert array.tobytes() == other.tobytes(), name
 
     # The jobs read it; none recomputed it.
     for job in jobs:
