@@ -133,7 +133,9 @@ def ws_connect(server: AsgiServer, path: str, *, headers: dict | None = None):
         server.ws_url + path,
         ssl=server.ssl_context(),
         additional_headers=headers or {},
-        open_timeout=20,
+        # The first connection of a fresh uvicorn also loads the whole URLconf and its views;
+        # on a busy 2-core CI machine that alone has taken over 20 s.
+        open_timeout=60,
         max_size=2**24,
     )
 
